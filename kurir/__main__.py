@@ -1,0 +1,5 @@
+import sys
+
+from kurir.cli import main
+
+sys.exit(main())

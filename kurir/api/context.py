@@ -1,0 +1,26 @@
+"""What a method handler is given besides its params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kurir.services.accounts import Accounts
+from kurir.services.chats import Chats
+from kurir.services.messaging import Messaging
+from kurir.services.sync import Sync
+
+
+@dataclass(frozen=True)
+class Services:
+    accounts: Accounts
+    messaging: Messaging
+    chats: Chats
+    sync: Sync
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The transport's facts about the caller: where from, and with which client."""
+
+    ip: str
+    user_agent: str

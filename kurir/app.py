@@ -1,0 +1,124 @@
+"""The one wiring point: build the whole application from its config."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import msgspec
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from kurir.api import accounts as accounts_api
+from kurir.api import chats as chats_api
+from kurir.api import messages as messages_api
+from kurir.api.context import Services
+from kurir.api.openapi import document
+from kurir.api.registry import Registry
+from kurir.bus.memory import MemoryBus
+from kurir.config import Config
+from kurir.live import Hub
+from kurir.services.accounts import Accounts
+from kurir.services.chats import Chats
+from kurir.services.messaging import Messaging
+from kurir.services.presence import Presence
+from kurir.services.sync import Sync
+from kurir.storage.port import Database
+from kurir.storage.postgres import PostgresDatabase
+from kurir.storage.sqlite import SqliteDatabase
+from kurir.transports.http import ApiEndpoint
+from kurir.transports.metrics import Metrics
+from kurir.transports.ws import WsEndpoint
+
+log = logging.getLogger("kurir")
+
+
+def open_database(config: Config) -> SqliteDatabase | PostgresDatabase:
+    if config.engine == "postgres":
+        return PostgresDatabase(config.database_url, pool_size=config.db_pool_size)
+    return SqliteDatabase(config.sqlite_path, synchronous=config.sqlite_synchronous)
+
+
+@dataclass
+class Kurir:
+    """The parts of a running server, for the CLI and tests that need one directly."""
+
+    config: Config
+    db: SqliteDatabase | PostgresDatabase
+    services: Services
+    registry: Registry
+    hub: Hub
+
+
+def build_core(config: Config) -> Kurir:
+    db = open_database(config)
+    bus = MemoryBus()
+    hub = Hub(bus)
+    hasher = PasswordHasher(memory_cost=config.argon2_memory_kib, time_cost=config.argon2_time_cost)
+    services = Services(
+        accounts=Accounts(db, hub, hasher, config.signups_per_minute),
+        messaging=Messaging(db, hub, config.sends_per_second, config.send_burst),
+        chats=Chats(db, hub),
+        sync=Sync(db),
+    )
+    registry = Registry(
+        [*accounts_api.methods(services), *messages_api.methods(services),
+         *chats_api.methods(services)]
+    )
+    return Kurir(config, db, services, registry, hub)
+
+
+def build_app(config: Config) -> Starlette:
+    core = build_core(config)
+    db: Database = core.db
+    metrics = Metrics()
+    metrics.gauges["kurir_websocket_connections"] = lambda: core.hub.connection_count
+    openapi = msgspec.json.encode(document(core.registry))
+    api = ApiEndpoint(core.registry, core.services.accounts, metrics, config.max_body_bytes)
+    ws = WsEndpoint(core.registry, core.services.accounts, core.services.sync, core.hub,
+                    Presence(db, core.hub), metrics)
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        def ping(tx) -> bool:  # type: ignore[no-untyped-def]
+            return tx.one("SELECT 1") is not None
+
+        try:
+            await db.read(ping)
+        except Exception as e:  # the database is down: not ready, and say why
+            return JSONResponse({"ok": False, "error": str(e)[:200]}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await core.db.open()
+        log.info("kurir ready on %s (%s)", config.engine,
+                 config.sqlite_path if config.engine == "sqlite" else "postgresql")
+        try:
+            yield
+        finally:
+            await core.db.close()
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+            Route("/api/v1/{method:str}", api.handle, methods=["POST"]),
+            WebSocketRoute("/api/v1/ws", ws.handle),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.kurir = core
+    return app

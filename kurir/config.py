@@ -1,0 +1,102 @@
+"""Configuration: defaults < TOML file < environment (KURIR_*) < command-line flags.
+
+Every setting has an environment variable of its own name in capitals with the KURIR_
+prefix (`data_dir` -> KURIR_DATA_DIR), as uvicorn does for its flags. An unknown key in the
+TOML file or a value of the wrong type is an error at start, not a surprise later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./kurir-data"
+    # empty: SQLite at <data_dir>/kurir.db; postgresql://… selects PostgreSQL
+    database_url: str = ""
+    sqlite_synchronous: str = "normal"
+    db_pool_size: int = 8
+    max_body_bytes: int = 1 << 20
+    # argon2id cost; RFC 9106's second recommended profile is 64 MiB, 3 passes
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    signups_per_minute: float = 30.0
+    sends_per_second: float = 30.0
+    send_burst: float = 100.0
+    log_level: str = "info"
+    access_log: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> str:
+        return os.path.join(self.data_dir, "kurir.db")
+
+    @property
+    def engine(self) -> str:
+        if not self.database_url or self.database_url.startswith("sqlite:"):
+            return "sqlite"
+        if self.database_url.startswith(("postgresql://", "postgres://")):
+            return "postgres"
+        raise ConfigError(f"unsupported database_url {self.database_url!r}")
+
+
+_FIELDS = {f.name: f for f in fields(Config) if f.name != "extra"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = type(getattr(Config(), name))
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        try:
+            if kind is bool:
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return kind(value)
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, int):
+        return float(value)
+    raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+
+
+def load(config_file: str | None = None, overrides: dict[str, Any] | None = None,
+         environ: dict[str, str] | None = None) -> Config:
+    values: dict[str, Any] = {}
+    if config_file:
+        try:
+            with open(config_file, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read {config_file}: {e}") from e
+        section = data.get("kurir", data)
+        for key, value in section.items():
+            name = key.replace("-", "_")
+            if name not in _FIELDS:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}")
+            values[name] = _coerce(name, value)
+    env = os.environ if environ is None else environ
+    for name in _FIELDS:
+        raw = env.get("KURIR_" + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    config = dataclasses.replace(Config(), **values)
+    _ = config.engine  # fail now on a bad URL
+    return config

@@ -1,0 +1,286 @@
+"""Groups: create, members in and out, admins, titles, invite links.
+
+Each membership change is a service message in the chat (as Telegram's messageAction*),
+so members see it in history, plus a `chat_member` update to everyone concerned.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from kurir.domain import errors, permissions, rules
+from kurir.domain.types import Chat, ChatMember, Invite, Update
+from kurir.live import Hub
+from kurir.services import timeline
+from kurir.services.messaging import member_standing
+from kurir.storage import chats, users
+from kurir.storage.port import Database, Tx
+from kurir.storage.updates import Appended
+
+# Telegram's basic groups hold 200; bigger communities are supergroups (issue 3).
+GROUP_MAX_MEMBERS = 200
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class Chats:
+    def __init__(self, db: Database, hub: Hub) -> None:
+        self._db = db
+        self._hub = hub
+
+    def _push(self, appended: list[Appended]) -> None:
+        for a in appended:
+            if a.recipients:
+                self._hub.updates(a)
+
+    def _member_update(
+        self, tx: Tx, chat_id: int, user_id: int, status: str, role: str, now: int,
+        also: tuple[int, ...] = (),
+    ) -> Appended:
+        who = set(chats.active_member_ids(tx, chat_id)) | set(also)
+        return timeline.notify(
+            tx, Update(pts=0, type="chat_member", chat_id=chat_id, user_id=user_id,
+                       status=status, role=role), who, now,
+        )
+
+    async def create_group(self, caller: int, title: str, user_ids: list[int]) -> Chat:
+        title = rules.check_title(title)
+        invited = sorted(set(user_ids) - {caller})
+        if len(invited) + 1 > GROUP_MAX_MEMBERS:
+            raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS} members")
+        now = _now()
+
+        def txn(tx: Tx) -> tuple[Chat, list[Appended]]:
+            found = users.by_ids(tx, invited)
+            if len(found) != len(invited):
+                raise errors.USER_ID_INVALID("some of those users do not exist")
+            chat_id = chats.create(tx, "group", title, caller, now)
+            chats.put_member(tx, chat_id, caller, "owner", None, now, 0)
+            for uid in invited:
+                chats.put_member(tx, chat_id, uid, "member", caller, now, 0)
+            _, appended = timeline.post(
+                tx, chat_id, caller, now,
+                action={"type": "chat_create", "title": title, "user_ids": invited},
+            )
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            chat = chats.to_chat(c, caller, member_count=len(invited) + 1,
+                                 member=chats.member_row(tx, chat_id, caller))
+            return chat, [appended]
+
+        chat, appended = await self._db.write(txn)
+        self._push(appended)
+        return chat
+
+    async def add_member(self, caller: int, chat_id: int, user_id: int) -> bool:
+        now = _now()
+
+        def txn(tx: Tx) -> list[Appended]:
+            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            if not users.exists(tx, user_id):
+                raise errors.USER_ID_INVALID("no such user")
+            chats.lock(tx, chat_id)
+            current = chats.standing(tx, chat_id, user_id)
+            if current is not None and current.active:
+                raise errors.USER_ALREADY_PARTICIPANT("already a member")
+            if chats.member_count(tx, chat_id) >= GROUP_MAX_MEMBERS:
+                raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS}")
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            chats.put_member(tx, chat_id, user_id, "member", caller, now, int(c.top_id))
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_add_user", "user_ids": [user_id]}
+            )
+            return [posted, self._member_update(tx, chat_id, user_id, "member", "member", now)]
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def remove_member(self, caller: int, chat_id: int, user_id: int) -> bool:
+        if user_id == caller:
+            return await self.leave(caller, chat_id)
+        now = _now()
+
+        def txn(tx: Tx) -> list[Appended]:
+            actor = permissions.require_member(chats.standing(tx, chat_id, caller))
+            if actor.chat_type == "private":
+                raise errors.PEER_INVALID("not possible in a private chat")
+            chats.lock(tx, chat_id)
+            permissions.check_remove(actor, chats.standing(tx, chat_id, user_id), caller, user_id)
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": user_id}
+            )
+            chats.set_status(tx, chat_id, user_id, "kicked")
+            return [posted, self._member_update(tx, chat_id, user_id, "kicked", "member", now,
+                                                also=(user_id,))]
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def leave(self, caller: int, chat_id: int) -> bool:
+        now = _now()
+
+        def txn(tx: Tx) -> list[Appended]:
+            standing = permissions.require_member(chats.standing(tx, chat_id, caller))
+            if standing.chat_type == "private":
+                raise errors.PEER_INVALID("a private chat cannot be left")
+            chats.lock(tx, chat_id)
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": caller}
+            )
+            chats.set_status(tx, chat_id, caller, "left")
+            out = [posted, self._member_update(tx, chat_id, caller, "left", "member", now,
+                                               also=(caller,))]
+            if standing.role == "owner":
+                heir = self._heir(tx, chat_id)
+                if heir is not None:
+                    chats.set_role(tx, chat_id, heir, "owner")
+                    out.append(self._member_update(tx, chat_id, heir, "member", "owner", now))
+            return out
+
+        self._push(await self._db.write(txn))
+        return True
+
+    @staticmethod
+    def _heir(tx: Tx, chat_id: int) -> int | None:
+        """Who owns a group its owner left: the longest-serving admin, else member."""
+        row = tx.one(
+            "SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member'"
+            " ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined, user_id LIMIT 1",
+            (chat_id,),
+        )
+        return int(row[0]) if row else None
+
+    async def edit_admin(self, caller: int, chat_id: int, user_id: int, is_admin: bool) -> bool:
+        now = _now()
+        role = "admin" if is_admin else "member"
+
+        def txn(tx: Tx) -> list[Appended]:
+            permissions.require_owner(chats.standing(tx, chat_id, caller))
+            chats.lock(tx, chat_id)
+            target = chats.standing(tx, chat_id, user_id)
+            if target is None or not target.active:
+                raise errors.USER_NOT_PARTICIPANT("that user is not a member")
+            if target.role == "owner":
+                raise errors.CHAT_ADMIN_REQUIRED("the owner's rights cannot be changed")
+            if target.role == role:
+                return []
+            chats.set_role(tx, chat_id, user_id, role)
+            return [self._member_update(tx, chat_id, user_id, "member", role, now)]
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def edit_title(self, caller: int, chat_id: int, title: str) -> bool:
+        title = rules.check_title(title)
+        now = _now()
+
+        def txn(tx: Tx) -> list[Appended]:
+            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            if c.title == title:
+                return []
+            chats.set_title(tx, chat_id, title)
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_edit_title", "title": title}
+            )
+            return [posted]
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def members(self, caller: int, chat_id: int) -> list[ChatMember]:
+        def txn(tx: Tx) -> list[ChatMember]:
+            member_standing(tx, chat_id, caller)
+            return chats.members(tx, chat_id)
+
+        return await self._db.read(txn)
+
+    # invite links -------------------------------------------------------------------------
+    async def export_invite(
+        self, caller: int, chat_id: int, usage_limit: int | None, expire_date: int | None
+    ) -> Invite:
+        now = _now()
+        if expire_date is not None and expire_date <= now:
+            raise errors.BAD_REQUEST("expire_date is in the past")
+
+        def txn(tx: Tx) -> Invite:
+            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            return chats.create_invite(tx, secrets.token_urlsafe(12), chat_id, caller, now,
+                                       usage_limit, expire_date)
+
+        return await self._db.write(txn)
+
+    async def invites(self, caller: int, chat_id: int) -> list[Invite]:
+        def txn(tx: Tx) -> list[Invite]:
+            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            return chats.invites_of(tx, chat_id)
+
+        return await self._db.read(txn)
+
+    async def revoke_invite(self, caller: int, hash_: str) -> bool:
+        def txn(tx: Tx) -> None:
+            inv = chats.invite(tx, hash_)
+            if inv is None:
+                raise errors.INVITE_HASH_INVALID("no such invite link")
+            permissions.require_admin(chats.standing(tx, inv.chat_id, caller))
+            chats.revoke_invite(tx, hash_)
+
+        await self._db.write(txn)
+        return True
+
+    @staticmethod
+    def _usable(inv: Invite | None, now: int) -> Invite:
+        if inv is None:
+            raise errors.INVITE_HASH_INVALID("no such invite link")
+        if inv.revoked or (inv.expire_date is not None and inv.expire_date <= now) or (
+            inv.usage_limit is not None and inv.usage >= inv.usage_limit
+        ):
+            raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
+        return inv
+
+    async def check_invite(self, hash_: str) -> dict[str, object]:
+        now = _now()
+
+        def txn(tx: Tx) -> dict[str, object]:
+            inv = self._usable(chats.invite(tx, hash_), now)
+            c = chats.get(tx, inv.chat_id)
+            assert c is not None
+            return {"chat_id": inv.chat_id, "title": c.title,
+                    "member_count": chats.member_count(tx, inv.chat_id)}
+
+        return await self._db.read(txn)
+
+    async def join_by_invite(self, caller: int, hash_: str) -> Chat:
+        now = _now()
+
+        def txn(tx: Tx) -> tuple[Chat, list[Appended]]:
+            inv = self._usable(chats.invite(tx, hash_), now)
+            chat_id = inv.chat_id
+            chats.lock(tx, chat_id)
+            current = chats.standing(tx, chat_id, caller)
+            if current is not None and current.active:
+                raise errors.USER_ALREADY_PARTICIPANT("you are already a member")
+            if current is not None and current.status == "kicked":
+                raise errors.CHAT_FORBIDDEN("you were removed from this chat")
+            if chats.member_count(tx, chat_id) >= GROUP_MAX_MEMBERS:
+                raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS}")
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            chats.put_member(tx, chat_id, caller, "member", inv.creator_id, now, int(c.top_id))
+            chats.use_invite(tx, hash_)
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_joined_by_link"}
+            )
+            member = self._member_update(tx, chat_id, caller, "member", "member", now)
+            chat = chats.to_chat(c, caller, member_count=chats.member_count(tx, chat_id),
+                                 member=chats.member_row(tx, chat_id, caller))
+            return chat, [posted, member]
+
+        chat, appended = await self._db.write(txn)
+        self._push(appended)
+        return chat

@@ -1,0 +1,371 @@
+"""Messages: send, forward, edit, delete, read, react, pin; history, dialogs and search.
+
+Every write is one transaction that checks the caller's standing (domain.permissions),
+changes the rows and appends the updates; the hub pushes them only after the commit, so a
+client never sees an update that could still be rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kurir.domain import entities as entity_rules
+from kurir.domain import errors, permissions, rules
+from kurir.domain.ratelimit import RateLimiter
+from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEntity, Update
+from kurir.live import Hub
+from kurir.services import timeline
+from kurir.storage import chats, messages, users
+from kurir.storage.chats import ChatRow
+from kurir.storage.port import Database, Row, Tx
+from kurir.storage.updates import Appended
+
+MAX_IDS_PER_CALL = 100
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def resolve_peer(tx: Tx, caller: int, chat_id: int | None, user_id: int | None, now: int) -> int:
+    """The chat a send goes to: `chat_id`, or the private chat with `user_id` (made if new)."""
+    if (chat_id is None) == (user_id is None):
+        raise errors.PEER_INVALID("give exactly one of chat_id and user_id")
+    if user_id is not None:
+        if not users.exists(tx, user_id):
+            raise errors.PEER_INVALID("no such user")
+        return chats.private_chat(tx, caller, user_id, now)
+    assert chat_id is not None
+    return chat_id
+
+
+def member_standing(tx: Tx, chat_id: int, user_id: int) -> tuple[permissions.Standing, Row]:
+    """The caller's standing, requiring active membership, and their member row."""
+    standing = permissions.require_member(chats.standing(tx, chat_id, user_id))
+    row = chats.member_row(tx, chat_id, user_id)
+    assert row is not None
+    return standing, row
+
+
+class Messaging:
+    def __init__(self, db: Database, hub: Hub, sends_per_second: float, send_burst: float):
+        self._db = db
+        self._hub = hub
+        self._flood = RateLimiter(rate=sends_per_second, burst=send_burst)
+
+    def _check_flood(self, user_id: int, cost: int = 1) -> None:
+        wait = self._flood.take(user_id, time.monotonic(), cost)
+        if wait:
+            raise errors.FLOOD_WAIT("sending too fast", retry_after=RateLimiter.retry_after(wait))
+
+    def _push(self, *appended: Appended | None) -> None:
+        for a in appended:
+            if a is not None and a.recipients:
+                self._hub.updates(a)
+
+    # sending ------------------------------------------------------------------------------
+    async def send(
+        self, caller: int, chat_id: int | None, user_id: int | None, text: str, random_id: int,
+        reply_to: int | None = None, entities: list[MessageEntity] | None = None,
+        media: dict[str, object] | None = None, reply_markup: dict[str, object] | None = None,
+    ) -> Message:
+        if media is None:  # a media message may go without a caption
+            rules.check_message_text(text)
+        ents = entity_rules.check_entities(text, entities)
+        self._check_flood(caller)
+        now = _now()
+
+        def txn(tx: Tx) -> tuple[Message, Appended | None]:
+            seen = messages.by_random_id(tx, caller, random_id)
+            if seen is not None:
+                first = messages.any_by_id(tx, *seen)
+                assert first is not None
+                return first, None
+            target = resolve_peer(tx, caller, chat_id, user_id, now)
+            permissions.require_writer(chats.standing(tx, target, caller))
+            if reply_to is not None and messages.get(tx, target, reply_to) is None:
+                raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
+            msg, appended = timeline.post(
+                tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
+                media=media, reply_markup=reply_markup,
+            )
+            messages.remember_random_id(tx, caller, random_id, target, msg.id)
+            return msg, appended
+
+        msg, appended = await self._db.write(txn)
+        self._push(appended)
+        return msg
+
+    async def forward(
+        self, caller: int, from_chat_id: int, message_ids: list[int], chat_id: int | None,
+        user_id: int | None, random_ids: list[int] | None,
+    ) -> list[Message]:
+        if not message_ids or len(message_ids) > MAX_IDS_PER_CALL:
+            raise errors.MESSAGE_ID_INVALID(f"forward 1-{MAX_IDS_PER_CALL} messages")
+        if random_ids is not None and len(random_ids) != len(message_ids):
+            raise errors.BAD_REQUEST("random_ids must match message_ids one to one")
+        self._check_flood(caller, len(message_ids))
+        now = _now()
+
+        def txn(tx: Tx) -> tuple[list[Message], list[Appended]]:
+            _, row = member_standing(tx, from_chat_id, caller)
+            originals = {
+                m.id: m for m in messages.get_visible(tx, from_chat_id, message_ids, caller, row[3])
+                if m.action is None
+            }
+            if not originals:
+                raise errors.MESSAGE_ID_INVALID("none of those messages can be forwarded")
+            target = resolve_peer(tx, caller, chat_id, user_id, now)
+            permissions.require_writer(chats.standing(tx, target, caller))
+            out: list[Message] = []
+            pushes: list[Appended] = []
+            for i, mid in enumerate(message_ids):
+                rid = random_ids[i] if random_ids is not None else None
+                if rid is not None:
+                    seen = messages.by_random_id(tx, caller, rid)
+                    if seen is not None:
+                        first = messages.any_by_id(tx, *seen)
+                        assert first is not None
+                        out.append(first)
+                        continue
+                orig = originals.get(mid)
+                if orig is None:
+                    continue
+                # a forward of a forward keeps the first author and date, as Telegram does
+                header = orig.fwd_from or ForwardHeader(
+                    from_id=orig.from_id, date=orig.date, chat_id=orig.chat_id, message_id=orig.id
+                )
+                msg, appended = timeline.post(
+                    tx, target, caller, now, text=orig.text, entities=orig.entities,
+                    fwd_from=header, media=orig.media,
+                )
+                if rid is not None:
+                    messages.remember_random_id(tx, caller, rid, target, msg.id)
+                out.append(msg)
+                pushes.append(appended)
+            return out, pushes
+
+        out, pushes = await self._db.write(txn)
+        self._push(*pushes)
+        return out
+
+    # changing -----------------------------------------------------------------------------
+    async def edit(
+        self, caller: int, chat_id: int, message_id: int, text: str,
+        entities: list[MessageEntity] | None,
+    ) -> Message:
+        rules.check_message_text(text)
+        ents = entity_rules.check_entities(text, entities)
+        now = _now()
+
+        def txn(tx: Tx) -> tuple[Message, Appended]:
+            permissions.require_writer(chats.standing(tx, chat_id, caller))
+            _, row = member_standing(tx, chat_id, caller)
+            found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+            if not found or found[0].action is not None:
+                raise errors.MESSAGE_ID_INVALID("no such message")
+            msg = found[0]
+            if msg.from_id != caller or msg.fwd_from is not None:
+                raise errors.MESSAGE_AUTHOR_REQUIRED("you can edit only your own messages")
+            if msg.text == text and (msg.entities or []) == ents:
+                raise errors.MESSAGE_NOT_MODIFIED("the message is unchanged")
+            chats.lock(tx, chat_id)
+            messages.edit(tx, chat_id, message_id, text, ents, now)
+            msg.text, msg.entities, msg.edit_date = text, ents or None, now
+            appended = timeline.notify(
+                tx, Update(pts=0, type="edit_message", message=msg),
+                chats.active_member_ids(tx, chat_id), now,
+            )
+            return msg, appended
+
+        msg, appended = await self._db.write(txn)
+        self._push(appended)
+        return msg
+
+    async def delete(self, caller: int, chat_id: int, message_ids: list[int], revoke: bool) -> bool:
+        if not message_ids or len(message_ids) > MAX_IDS_PER_CALL:
+            raise errors.MESSAGE_ID_INVALID(f"delete 1-{MAX_IDS_PER_CALL} messages at once")
+        now = _now()
+
+        def txn(tx: Tx) -> Appended | None:
+            standing, row = member_standing(tx, chat_id, caller)
+            found = messages.get_visible(tx, chat_id, sorted(set(message_ids)), caller, row[3])
+            if not found:
+                return None
+            ids = [m.id for m in found]
+            if revoke:
+                for m in found:
+                    if not permissions.may_delete_for_everyone(standing, m.from_id, caller):
+                        raise errors.MESSAGE_AUTHOR_REQUIRED(
+                            "you may delete only your own messages for everyone"
+                        )
+                chats.lock(tx, chat_id)
+                messages.mark_deleted(tx, chat_id, ids)
+                who = chats.active_member_ids(tx, chat_id)
+            else:
+                messages.hide(tx, caller, chat_id, ids)
+                who = [caller]
+            return timeline.notify(
+                tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids),
+                who, now,
+            )
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def read(self, caller: int, chat_id: int, max_id: int) -> bool:
+        now = _now()
+
+        def txn(tx: Tx) -> Appended | None:
+            _, row = member_standing(tx, chat_id, caller)
+            chat = chats.get(tx, chat_id)
+            assert chat is not None
+            upto = min(max_id, int(chat.top_id))
+            old = int(row[2])
+            if upto <= old:
+                return None
+            chats.set_read(tx, chat_id, caller, upto)
+            # the reader's other devices; and whoever wrote what was just read (read ticks)
+            who = {caller}
+            if chat.type == "private":
+                who.add(chat.peer_of(caller) or caller)
+            else:
+                active = set(chats.active_member_ids(tx, chat_id))
+                who.update(a for a in messages.authors_between(tx, chat_id, old, upto)
+                           if a in active)
+            return timeline.notify(
+                tx, Update(pts=0, type="read_history", chat_id=chat_id, user_id=caller,
+                           max_id=upto), who, now,
+            )
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def react(self, caller: int, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        if emoji is not None:
+            rules.check_reaction(emoji)
+        now = _now()
+
+        def txn(tx: Tx) -> Appended:
+            _, row = member_standing(tx, chat_id, caller)
+            found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+            if not found or found[0].action is not None:
+                raise errors.MESSAGE_ID_INVALID("no such message")
+            summary = messages.set_reaction(tx, chat_id, message_id, caller, emoji, now)
+            return timeline.notify(
+                tx, Update(pts=0, type="reaction", chat_id=chat_id, message_id=message_id,
+                           user_id=caller, reactions=summary),
+                chats.active_member_ids(tx, chat_id), now,
+            )
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def pin(self, caller: int, chat_id: int, message_id: int, unpin: bool) -> bool:
+        now = _now()
+
+        def txn(tx: Tx) -> Appended:
+            standing, row = member_standing(tx, chat_id, caller)
+            if standing.chat_type != "private":
+                permissions.require_admin(standing)
+            if not unpin:
+                found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+                if not found or found[0].action is not None:
+                    raise errors.MESSAGE_ID_INVALID("no such message")
+            chats.lock(tx, chat_id)
+            chats.set_pinned(tx, chat_id, None if unpin else message_id)
+            return timeline.notify(
+                tx, Update(pts=0, type="pinned_message", chat_id=chat_id,
+                           message_id=0 if unpin else message_id),
+                chats.active_member_ids(tx, chat_id), now,
+            )
+
+        self._push(await self._db.write(txn))
+        return True
+
+    async def set_typing(self, caller: int, chat_id: int, action: str) -> bool:
+        def txn(tx: Tx) -> list[int]:
+            permissions.require_writer(chats.standing(tx, chat_id, caller))
+            return [u for u in chats.active_member_ids(tx, chat_id) if u != caller]
+
+        others = await self._db.read(txn)
+        self._hub.event(others, {"type": "typing", "chat_id": chat_id, "user_id": caller,
+                                 "action": action})
+        return True
+
+    # reading ------------------------------------------------------------------------------
+    async def history(
+        self, caller: int, chat_id: int, offset_id: int, after_id: int, limit: int
+    ) -> list[Message]:
+        def txn(tx: Tx) -> list[Message]:
+            _, row = member_standing(tx, chat_id, caller)
+            return messages.history(tx, chat_id, caller, int(row[3]), offset_id, after_id, limit)
+
+        return await self._db.read(txn)
+
+    async def get_messages(self, caller: int, chat_id: int, ids: list[int]) -> list[Message]:
+        if len(ids) > MAX_IDS_PER_CALL:
+            raise errors.MESSAGE_ID_INVALID(f"at most {MAX_IDS_PER_CALL} ids")
+
+        def txn(tx: Tx) -> list[Message]:
+            _, row = member_standing(tx, chat_id, caller)
+            return messages.get_visible(tx, chat_id, sorted(set(ids)), caller, int(row[3]))
+
+        return await self._db.read(txn)
+
+    async def dialogs(self, caller: int, offset_date: int, limit: int) -> list[Dialog]:
+        def txn(tx: Tx) -> list[Dialog]:
+            rows = chats.dialog_rows(tx, caller, offset_date or 2**62, limit)
+            peers = [ChatRow(r[:8]).peer_of(caller) for r in rows]
+            names = users.by_ids(tx, [p for p in peers if p])
+            out = []
+            for r, peer in zip(rows, peers, strict=True):
+                c = ChatRow(r[:8])
+                member = r[9:13]
+                title = names[peer].display_name if peer and peer in names else None
+                history_from = int(member[3])
+                chat = chats.to_chat(
+                    c, caller, title=title, member=member,
+                    read_outbox_max_id=chats.read_outbox(tx, c.id, caller),
+                )
+                out.append(Dialog(
+                    chat=chat,
+                    last_message=messages.last_visible(tx, c.id, caller, history_from),
+                    unread_count=messages.unread_count(tx, c.id, caller, max(int(member[2]),
+                                                                              history_from)),
+                ))
+            return out
+
+        return await self._db.read(txn)
+
+    async def search(
+        self, caller: int, query: str, chat_id: int | None, limit: int
+    ) -> list[Message]:
+        terms = messages.search_terms(query)
+        if not terms:
+            raise errors.QUERY_TOO_SHORT("the query has no words")
+
+        def txn(tx: Tx) -> list[Message]:
+            if chat_id is not None:
+                member_standing(tx, chat_id, caller)
+            return messages.search(tx, caller, terms, chat_id, limit)
+
+        return await self._db.read(txn)
+
+    async def get_chat(self, caller: int, chat_id: int) -> Chat:
+        def txn(tx: Tx) -> Chat:
+            permissions.require_visible(chats.standing(tx, chat_id, caller))
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            peer = c.peer_of(caller)
+            title = None
+            if peer is not None:
+                u = users.by_id(tx, peer)
+                title = u.display_name if u else ""
+            return chats.to_chat(
+                c, caller, title=title, member_count=chats.member_count(tx, chat_id),
+                member=chats.member_row(tx, chat_id, caller),
+                read_outbox_max_id=chats.read_outbox(tx, chat_id, caller),
+            )
+
+        return await self._db.read(txn)

@@ -1,0 +1,220 @@
+"""GET /api/v1/ws: method calls as frames, and the user's updates pushed in pts order.
+
+Rules of a connection:
+ 1. It authenticates once, with `?token=` or an `Authorization` header; a bad token gets
+    close code 4001. When its session is terminated it is closed with 4001 at once.
+ 2. Pushing starts above `?pts=N` when given (the backlog is read from the log first),
+    else at the user's pts when the socket opened.
+ 3. Updates go out in strictly increasing pts with no gap and no repeat: one that arrives
+    from the bus ahead of its turn makes the connection read the missing ones from the log
+    (they are committed: a user's pts rows are committed in order), and one already sent
+    is dropped.
+ 4. Requests run concurrently (at most MAX_INFLIGHT per connection); responses carry the
+    request's id and may come back in any order.
+ 5. A client that does not read its pushes is closed once MAX_QUEUE frames wait for it
+    (1013, try again later); it reconnects with `?pts=` and loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from kurir.api.registry import Registry
+from kurir.domain import errors
+from kurir.live import Hub
+from kurir.services.accounts import Accounts, Caller
+from kurir.services.presence import Presence
+from kurir.services.sync import Sync
+from kurir.storage.updates import with_pts
+from kurir.transports.errors import as_api_error, error_body
+from kurir.transports.http import bearer
+from kurir.transports.metrics import Metrics
+
+log = logging.getLogger("kurir.ws")
+MAX_INFLIGHT = 32
+MAX_QUEUE = 10_000
+BACKLOG_PAGE = 1000
+CLOSE_AUTH = 4001
+CLOSE_SLOW = 1013
+
+
+class Frame(msgspec.Struct):
+    id: int | str
+    method: str
+    params: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+_frame = msgspec.json.Decoder(Frame)
+_enc = msgspec.json.Encoder()
+
+
+def _update_frame(pts: int, body: bytes) -> str:
+    return (b'{"update":' + with_pts(pts, body) + b"}").decode()
+
+
+class Connection:
+    """One open socket; a `Listener` of the hub."""
+
+    def __init__(self, ws: WebSocket, caller: Caller, sync: Sync) -> None:
+        self.ws = ws
+        self.caller = caller
+        self.session_id = caller.session_id
+        self._sync = sync
+        self._out: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        self.sent_pts = 0
+        self.closing: int | None = None
+
+    # hub callbacks (run on the event loop, must not block) --------------------------------
+    def on_update(self, pts: int, body: bytes) -> None:
+        self._enqueue((pts, body))
+
+    def on_event(self, frame: bytes) -> None:
+        self._enqueue((0, frame.decode()))
+
+    def on_session_end(self) -> None:
+        self._enqueue((-1, CLOSE_AUTH))
+
+    def reply(self, text: str) -> None:
+        self._enqueue((0, text))
+
+    def _enqueue(self, item: tuple[int, Any]) -> None:
+        if self._out.qsize() >= MAX_QUEUE and item[0] >= 0:
+            item = (-1, CLOSE_SLOW)
+        self._out.put_nowait(item)
+
+    # the writer ---------------------------------------------------------------------------
+    async def write_loop(self) -> None:
+        while True:
+            pts, payload = await self._out.get()
+            if pts == 0:
+                await self.ws.send_text(payload)
+            elif pts < 0:
+                self.closing = payload
+                await self.ws.close(code=payload)
+                return
+            elif pts > self.sent_pts:
+                if pts > self.sent_pts + 1:
+                    for p, body in await self._sync.between(
+                        self.caller.user_id, self.sent_pts, pts - 1
+                    ):
+                        await self.ws.send_text(_update_frame(p, body))
+                await self.ws.send_text(_update_frame(pts, payload))
+                self.sent_pts = pts
+
+    async def send_backlog(self, since: int) -> None:
+        """Rule 2: everything above `since`, from the log, before anything live."""
+        self.sent_pts = since
+        while True:
+            diff = await self._sync.difference(self.caller.user_id, self.sent_pts, BACKLOG_PAGE)
+            for raw in diff.updates:
+                await self.ws.send_text((b'{"update":' + bytes(raw) + b"}").decode())
+            self.sent_pts = diff.state.pts if diff.updates else self.sent_pts
+            if not diff.more:
+                return
+
+
+class WsEndpoint:
+    def __init__(self, registry: Registry, accounts: Accounts, sync: Sync, hub: Hub,
+                 presence: Presence, metrics: Metrics) -> None:
+        self._registry = registry
+        self._accounts = accounts
+        self._sync = sync
+        self._hub = hub
+        self._presence = presence
+        self._metrics = metrics
+
+    async def handle(self, ws: WebSocket) -> None:
+        token = ws.query_params.get("token") or bearer(ws.headers.get("authorization"))
+        since_raw = ws.query_params.get("pts")
+        await ws.accept()
+        try:
+            caller = await self._accounts.authenticate(token)
+            since = int(since_raw) if since_raw is not None else None
+            if since is not None and since < 0:
+                raise ValueError
+        except errors.ApiError as e:
+            await ws.close(code=CLOSE_AUTH, reason=e.message[:120])
+            return
+        except ValueError:
+            await ws.close(code=1008, reason="pts must be a whole number")
+            return
+        conn = Connection(ws, caller, self._sync)
+        first = self._hub.attach(caller.user_id, conn)
+        writer: asyncio.Task[None] | None = None
+        try:
+            if since is None:
+                conn.sent_pts = (await self._sync.state(caller.user_id)).pts
+            else:
+                await conn.send_backlog(since)
+            writer = asyncio.create_task(conn.write_loop())
+            if first:
+                await self._presence.came_online(caller.user_id)
+            await self._read_loop(ws, conn, writer)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            if writer is not None:
+                writer.cancel()
+            if self._hub.detach(caller.user_id, conn):
+                await self._presence.went_offline(caller.user_id)
+
+    async def _read_loop(
+        self, ws: WebSocket, conn: Connection, writer: asyncio.Task[None]
+    ) -> None:
+        inflight = asyncio.Semaphore(MAX_INFLIGHT)
+        tasks: set[asyncio.Task[None]] = set()
+        receive = asyncio.ensure_future(ws.receive())
+        try:
+            while True:
+                done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+                if writer in done:
+                    return  # closed by us (rule 1 or 5) or the socket broke
+                message = receive.result()
+                if message["type"] == "websocket.disconnect":
+                    return
+                data = message.get("text") or message.get("bytes") or b""
+                await inflight.acquire()
+                task = asyncio.create_task(self._handle(conn, data, inflight))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                receive = asyncio.ensure_future(ws.receive())
+        finally:
+            receive.cancel()
+            for task in tasks:
+                task.cancel()
+
+    async def _handle(
+        self, conn: Connection, data: str | bytes, inflight: asyncio.Semaphore
+    ) -> None:
+        frame_id: int | str | None = None
+        name = "?"
+        try:
+            try:
+                frame = _frame.decode(data)
+            except msgspec.ValidationError as e:
+                raise errors.BAD_REQUEST(f"invalid frame: {e}") from None
+            except msgspec.DecodeError as e:
+                raise errors.BAD_REQUEST(f"malformed JSON: {e}") from None
+            frame_id, name = frame.id, frame.method
+            method = self._registry.get(frame.method)
+            if not method.auth:
+                raise errors.BAD_REQUEST(f"{frame.method} is not available on a socket")
+            params = self._registry.decode(method, bytes(frame.params))
+            result = await method.handler(conn.caller, params)
+            text = _enc.encode({"id": frame_id, "ok": True, "result": result}).decode()
+            self._metrics.count(name, "OK")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            err = as_api_error(exc, name)
+            self._metrics.count(name if err.type != "METHOD_INVALID" else "?", err.type)
+            text = (b'{"id":' + _enc.encode(frame_id) + b',' + error_body(err)[1:]).decode()
+        finally:
+            inflight.release()
+        if conn.ws.application_state == WebSocketState.CONNECTED:
+            conn.reply(text)
