@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 from typing import Any
 
 from kurir import __version__
 from kurir.config import Config, ConfigError, load
 from kurir.domain.errors import ApiError
+from kurir.logs import setup as setup_logs
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -64,8 +64,7 @@ def serve(config: Config) -> None:
 
     from kurir.app import build_app
 
-    logging.basicConfig(level=config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logs(config.log_level, config.log_json)
     uvicorn.run(
         build_app(config), host=config.host, port=config.port, log_level=config.log_level,
         access_log=config.access_log, lifespan="on", ws_max_size=config.max_body_bytes,

@@ -35,6 +35,7 @@ class Config:
     sends_per_second: float = 30.0
     send_burst: float = 100.0
     log_level: str = "info"
+    log_json: bool = False
     access_log: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

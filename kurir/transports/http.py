@@ -8,6 +8,7 @@ from starlette.responses import Response
 from kurir.api.context import Request as CallerInfo
 from kurir.api.registry import Registry
 from kurir.domain import errors
+from kurir.logs import new_request_id
 from kurir.services.accounts import Accounts
 from kurir.transports.errors import as_api_error, error_body, ok_body
 from kurir.transports.metrics import Metrics
@@ -45,6 +46,7 @@ class ApiEndpoint:
 
     async def handle(self, request: Request) -> Response:
         name = request.path_params["method"]
+        new_request_id()
         try:
             method = self._registry.get(name)
             if method.auth:

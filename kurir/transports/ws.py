@@ -18,6 +18,7 @@ Rules of a connection:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -27,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from kurir.api.registry import Registry
 from kurir.domain import errors
 from kurir.live import Hub
+from kurir.logs import new_request_id
 from kurir.services.accounts import Accounts, Caller
 from kurir.services.presence import Presence
 from kurir.services.sync import Sync
@@ -89,6 +91,11 @@ class Connection:
 
     # the writer ---------------------------------------------------------------------------
     async def write_loop(self) -> None:
+        # the socket may go away mid-send; the reader sees that too and cleans up
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self._write_loop()
+
+    async def _write_loop(self) -> None:
         while True:
             pts, payload = await self._out.get()
             if pts == 0:
@@ -193,6 +200,7 @@ class WsEndpoint:
     ) -> None:
         frame_id: int | str | None = None
         name = "?"
+        new_request_id()
         try:
             try:
                 frame = _frame.decode(data)

@@ -1,0 +1,15 @@
+"""kurir's async Python SDK: methods over HTTP or WebSocket, and gap-free live updates."""
+
+from kurir.client.errors import KurirError
+from kurir.client.sdk import Client, UpdateStream, new_random_id
+from kurir.client.sequence import PtsSequence, Update, Verdict
+
+__all__ = [
+    "Client",
+    "KurirError",
+    "PtsSequence",
+    "Update",
+    "UpdateStream",
+    "Verdict",
+    "new_random_id",
+]
