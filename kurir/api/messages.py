@@ -82,7 +82,8 @@ class GetMessages(msgspec.Struct):
 
 
 class Dialogs(msgspec.Struct):
-    offset_date: OptId = 0
+    # the chat id of the last dialog of the previous page
+    offset_chat_id: OptId = 0
     limit: Limit = 50
 
 
@@ -139,7 +140,7 @@ def methods(s: Services) -> list[Method]:
         Method("messages.getMessages", GetMessages, Messages, get_messages,
                "Messages by id."),
         Method("messages.getDialogs", Dialogs, list[Dialog],
-               lambda c, p: m.dialogs(c.user_id, p.offset_date, p.limit),
+               lambda c, p: m.dialogs(c.user_id, p.offset_chat_id, p.limit),
                "The caller's chats by last activity, with last message and unread count."),
         Method("messages.search", Search, Messages, search,
                "Full-text search over the messages the caller may see."),

@@ -8,6 +8,8 @@ client never sees an update that could still be rolled back.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from kurir.domain import entities as entity_rules
 from kurir.domain import errors, permissions, rules
@@ -17,10 +19,11 @@ from kurir.live import Hub
 from kurir.services import timeline
 from kurir.storage import chats, messages, users
 from kurir.storage.chats import ChatRow
-from kurir.storage.port import Database, Row, Tx
+from kurir.storage.port import Conflict, Database, Row, Tx
 from kurir.storage.updates import Appended
 
 MAX_IDS_PER_CALL = 100
+T = TypeVar("T")
 
 
 def _now() -> int:
@@ -92,9 +95,17 @@ class Messaging:
             messages.remember_random_id(tx, caller, random_id, target, msg.id)
             return msg, appended
 
-        msg, appended = await self._db.write(txn)
+        msg, appended = await self._write_once(txn)
         self._push(appended)
         return msg
+
+    async def _write_once(self, txn: Callable[[Tx], T]) -> T:
+        """Run a send; a retry racing its first try (same random_id) loses on the key and
+        runs again, now finding the first one's message."""
+        try:
+            return await self._db.write(txn)
+        except Conflict:
+            return await self._db.write(txn)
 
     async def forward(
         self, caller: int, from_chat_id: int, message_ids: list[int], chat_id: int | None,
@@ -145,7 +156,7 @@ class Messaging:
                 pushes.append(appended)
             return out, pushes
 
-        out, pushes = await self._db.write(txn)
+        out, pushes = await self._write_once(txn)
         self._push(*pushes)
         return out
 
@@ -187,30 +198,40 @@ class Messaging:
             raise errors.MESSAGE_ID_INVALID(f"delete 1-{MAX_IDS_PER_CALL} messages at once")
         now = _now()
 
-        def txn(tx: Tx) -> Appended | None:
+        def txn(tx: Tx) -> list[Appended]:
             standing, row = member_standing(tx, chat_id, caller)
             found = messages.get_visible(tx, chat_id, sorted(set(message_ids)), caller, row[3])
             if not found:
-                return None
+                return []
             ids = [m.id for m in found]
-            if revoke:
-                for m in found:
-                    if not permissions.may_delete_for_everyone(standing, m.from_id, caller):
-                        raise errors.MESSAGE_AUTHOR_REQUIRED(
-                            "you may delete only your own messages for everyone"
-                        )
-                chats.lock(tx, chat_id)
-                messages.mark_deleted(tx, chat_id, ids)
-                who = chats.active_member_ids(tx, chat_id)
-            else:
+            if not revoke:
                 messages.hide(tx, caller, chat_id, ids)
-                who = [caller]
-            return timeline.notify(
+                return [timeline.notify(
+                    tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids),
+                    [caller], now,
+                )]
+            for m in found:
+                if not permissions.may_delete_for_everyone(standing, m.from_id, caller):
+                    raise errors.MESSAGE_AUTHOR_REQUIRED(
+                        "you may delete only your own messages for everyone"
+                    )
+            chats.lock(tx, chat_id)
+            messages.mark_deleted(tx, chat_id, ids)
+            who = chats.active_member_ids(tx, chat_id)
+            out = [timeline.notify(
                 tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids),
                 who, now,
-            )
+            )]
+            chat = chats.get(tx, chat_id)
+            if chat is not None and chat.pinned_id in ids:  # as Telegram: gone, so unpinned
+                chats.set_pinned(tx, chat_id, None)
+                out.append(timeline.notify(
+                    tx, Update(pts=0, type="pinned_message", chat_id=chat_id, message_id=0),
+                    who, now,
+                ))
+            return out
 
-        self._push(await self._db.write(txn))
+        self._push(*await self._db.write(txn))
         return True
 
     async def read(self, caller: int, chat_id: int, max_id: int) -> bool:
@@ -313,9 +334,9 @@ class Messaging:
 
         return await self._db.read(txn)
 
-    async def dialogs(self, caller: int, offset_date: int, limit: int) -> list[Dialog]:
+    async def dialogs(self, caller: int, offset_chat_id: int, limit: int) -> list[Dialog]:
         def txn(tx: Tx) -> list[Dialog]:
-            rows = chats.dialog_rows(tx, caller, offset_date or 2**62, limit)
+            rows = chats.dialog_rows(tx, caller, offset_chat_id, limit)
             peers = [ChatRow(r[:8]).peer_of(caller) for r in rows]
             names = users.by_ids(tx, [p for p in peers if p])
             out = []

@@ -183,15 +183,27 @@ def read_outbox(tx: Tx, chat_id: int, user_id: int) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def dialog_rows(tx: Tx, user_id: int, offset_date: int, limit: int) -> list[Row]:
-    """The user's active chats, most recent activity first."""
+def dialog_rows(tx: Tx, user_id: int, offset_chat_id: int, limit: int) -> list[Row]:
+    """The user's active chats, most recent activity first; after `offset_chat_id` if given.
+
+    Activity is the row id of the chat's newest message (every chat has one: a group starts
+    with its creation notice), which orders messages across chats exactly, unlike a date.
+    """
+    after = ""
+    params: list[object] = [user_id]
+    if offset_chat_id:
+        after = (" AND lm.gid < (SELECT m2.gid FROM chats c2 JOIN messages m2"
+                 " ON m2.chat_id = c2.id AND m2.id = c2.top_id WHERE c2.id = ?)")
+        params.append(offset_chat_id)
+    params.append(limit)
     return tx.all(
-        f"SELECT {', '.join('c.' + c for c in CHAT_COLS.split(', '))}, c.last_date,"
+        f"SELECT {', '.join('c.' + c for c in CHAT_COLS.split(', '))}, lm.gid,"
         " m.role, m.status, m.read_max_id, m.history_from"
         " FROM chat_members m JOIN chats c ON c.id = m.chat_id"
-        " WHERE m.user_id = ? AND m.status = 'member' AND c.last_date < ?"
-        " ORDER BY c.last_date DESC, c.id DESC LIMIT ?",
-        (user_id, offset_date, limit),
+        " JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.top_id"
+        f" WHERE m.user_id = ? AND m.status = 'member'{after}"
+        " ORDER BY lm.gid DESC LIMIT ?",
+        params,
     )
 
 

@@ -196,7 +196,8 @@ def set_reaction(tx: Tx, chat_id: int, message_id: int, user_id: int,
     return summary
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# what both indexes count as word characters: letters and digits, not the underscore
+_WORD = re.compile(r"[^\W_]+")
 
 
 def search_terms(query: str) -> list[str]:
