@@ -61,7 +61,8 @@ def build_core(config: Config) -> Kurir:
     hub = Hub(bus)
     hasher = PasswordHasher(memory_cost=config.argon2_memory_kib, time_cost=config.argon2_time_cost)
     services = Services(
-        accounts=Accounts(db, hub, hasher, config.signups_per_minute),
+        accounts=Accounts(db, hub, hasher, config.signups_per_minute,
+                          config.login_failures_per_ip),
         messaging=Messaging(db, hub, config.sends_per_second, config.send_burst),
         chats=Chats(db, hub),
         sync=Sync(db),

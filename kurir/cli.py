@@ -14,12 +14,15 @@ from kurir.domain.errors import ApiError
 from kurir.logs import setup as setup_logs
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="a TOML file of settings (env KURIR_CONFIG)")
-    p.add_argument("--data-dir", help="where the SQLite database and files live"
-                   " (env KURIR_DATA_DIR, default ./kurir-data)")
-    p.add_argument("--database-url", help="postgresql://… to use PostgreSQL instead of SQLite"
-                   " (env KURIR_DATABASE_URL)")
+def _common(p: argparse.ArgumentParser, default: object = None) -> None:
+    """The database options; on a sub-subcommand with SUPPRESS as the default, so that
+    `kurir admin --data-dir X list-users` and `kurir admin list-users --data-dir X` both work."""
+    p.add_argument("--config", default=default,
+                   help="a TOML file of settings (env KURIR_CONFIG)")
+    p.add_argument("--data-dir", default=default, help="where the SQLite database and files"
+                   " live (env KURIR_DATA_DIR, default ./kurir-data)")
+    p.add_argument("--database-url", default=default, help="postgresql://… to use PostgreSQL"
+                   " instead of SQLite (env KURIR_DATABASE_URL)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     listing = asub.add_parser("list-users", help="list accounts")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--after-id", type=int, default=0)
+    for leaf in (create, listing):
+        _common(leaf, argparse.SUPPRESS)
     return p
 
 

@@ -32,6 +32,7 @@ class Config:
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
     signups_per_minute: float = 30.0
+    login_failures_per_ip: float = 50.0
     sends_per_second: float = 30.0
     send_burst: float = 100.0
     log_level: str = "info"

@@ -83,10 +83,35 @@ def check_message_text(text: str) -> str:
     return text
 
 
+# Code points that make up emoji: pictographs and symbols, regional-indicator flags, and the
+# joiners and modifiers of emoji sequences (ZWJ, variation selector 16, skin tones, keycap,
+# tag characters). Telegram keeps an allow-list of reactions; any emoji is ours.
+_EMOJI_RANGES = (
+    (0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x203C), (0x2049, 0x2049),
+    (0x2122, 0x2122), (0x2139, 0x2139), (0x2194, 0x21AA), (0x231A, 0x23FF),
+    (0x24C2, 0x24C2), (0x25AA, 0x25FE), (0x2600, 0x27BF), (0x2934, 0x2935),
+    (0x2B05, 0x2B55), (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3299),
+    (0x1F000, 0x1FAFF), (0x200D, 0x200D), (0xFE0F, 0xFE0F), (0x20E3, 0x20E3),
+    (0xE0020, 0xE007F),
+)
+_KEYCAP_BASES = frozenset("0123456789#*")
+
+
+def _is_emoji_part(c: str) -> bool:
+    cp = ord(c)
+    return any(lo <= cp <= hi for lo, hi in _EMOJI_RANGES)
+
+
 def check_reaction(emoji: str) -> str:
-    if not emoji or len(emoji) > REACTION_MAX or any(c.isspace() for c in emoji):
-        raise errors.REACTION_INVALID("a reaction is one emoji")
-    if any(c.isascii() and c.isalnum() for c in emoji):
+    """One emoji (a sequence of emoji code points, or a keycap such as 1️⃣)."""
+    ok = 0 < len(emoji) <= REACTION_MAX
+    if ok and "\u20e3" in emoji and emoji[0] in _KEYCAP_BASES:
+        ok = all(_is_emoji_part(c) for c in emoji[1:])
+    elif ok:
+        ok = all(_is_emoji_part(c) for c in emoji) and any(
+            c not in "\u200d\ufe0f\u20e3" for c in emoji
+        )
+    if not ok:
         raise errors.REACTION_INVALID("a reaction is one emoji")
     return emoji
 

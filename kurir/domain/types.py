@@ -28,7 +28,7 @@ class User(Base):
     id: int
     username: str | None
     display_name: str
-    is_bot: bool = False
+    is_bot: bool  # required: the contract lists it, so it is sent even when false
     bio: str | None = None
     last_seen: int | None = None
     online: bool | None = None

@@ -41,14 +41,21 @@ def token_hash(token: str) -> bytes:
 
 class Accounts:
     def __init__(
-        self, db: Database, hub: Hub, hasher: PasswordHasher, signups_per_minute: float
+        self, db: Database, hub: Hub, hasher: PasswordHasher, signups_per_minute: float,
+        login_failures_per_ip: float = 50.0,
     ) -> None:
         self._db = db
         self._hub = hub
         self._hasher = hasher
         self._dummy_hash = hasher.hash(_DUMMY_PASSWORD)
         self._tokens: dict[bytes, tuple[Caller, float, int]] = {}
-        self._login_failures = RateLimiter(rate=5 / 60, burst=5)
+        # A guesser at one account is slowed after 5 failures a minute; one address gets a
+        # larger budget over all accounts, so an attack on one name from a shared address
+        # (a NAT, a campus) does not lock everyone else there out.
+        self._failures_per_name = RateLimiter(rate=5 / 60, burst=5)
+        self._failures_per_ip = RateLimiter(
+            rate=login_failures_per_ip / 60, burst=max(1.0, login_failures_per_ip)
+        )
         self._registrations = RateLimiter(
             rate=signups_per_minute / 60, burst=max(1.0, signups_per_minute)
         )
@@ -87,7 +94,7 @@ class Accounts:
         key = rules.username_key(username)
         now_m = time.monotonic()
         # only failures spend from these buckets; a guesser is slowed, a user is not
-        wait = max(self._login_failures.wait(b, now_m) for b in (("u", key), ("ip", ip)))
+        wait = max(self._failures_per_name.wait(key, now_m), self._failures_per_ip.wait(ip, now_m))
         if wait:
             raise errors.FLOOD_WAIT(
                 "too many failed logins", retry_after=RateLimiter.retry_after(wait)
@@ -99,8 +106,8 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or found is None or not found[1]:
-            for bucket in (("u", key), ("ip", ip)):
-                self._login_failures.take(bucket, now_m)
+            self._failures_per_name.take(key, now_m)
+            self._failures_per_ip.take(ip, now_m)
             raise errors.PASSWORD_INVALID("wrong username or password")
         user_id = found[0]
         token = secrets.token_urlsafe(32)

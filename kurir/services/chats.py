@@ -149,7 +149,9 @@ class Chats:
         """Who owns a group its owner left: the longest-serving admin, else member."""
         row = tx.one(
             "SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member'"
-            " ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined, user_id LIMIT 1",
+            # history_from is the chat's top id at joining: it orders joins within a second
+            " ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined, history_from, user_id"
+            " LIMIT 1",
             (chat_id,),
         )
         return int(row[0]) if row else None
@@ -272,7 +274,8 @@ class Chats:
             c = chats.get(tx, chat_id)
             assert c is not None
             chats.put_member(tx, chat_id, caller, "member", inv.creator_id, now, int(c.top_id))
-            chats.use_invite(tx, hash_)
+            if not chats.use_invite(tx, hash_, now):
+                raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
             _, posted = timeline.post(
                 tx, chat_id, caller, now, action={"type": "chat_joined_by_link"}
             )

@@ -261,5 +261,12 @@ def revoke_invite(tx: Tx, hash_: str) -> None:
     tx.execute("UPDATE invites SET revoked = 1 WHERE hash = ?", (hash_,))
 
 
-def use_invite(tx: Tx, hash_: str) -> None:
-    tx.execute("UPDATE invites SET usage = usage + 1 WHERE hash = ?", (hash_,))
+def use_invite(tx: Tx, hash_: str, now: int) -> bool:
+    """Spend one use of a live link; False when it is revoked, expired or used up. One
+    statement, so concurrent joiners cannot all pass a check made before it."""
+    return tx.execute(
+        "UPDATE invites SET usage = usage + 1 WHERE hash = ? AND revoked = 0"
+        " AND (usage_limit IS NULL OR usage < usage_limit)"
+        " AND (expire_date IS NULL OR expire_date > ?)",
+        (hash_, now),
+    ) > 0

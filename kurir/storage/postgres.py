@@ -45,12 +45,7 @@ class PostgresTx:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
-            if not params:
-                return self._conn.execute(sql.encode()).rowcount
-            return self._conn.execute(_to_pyformat(sql), params).rowcount
-        except psycopg.errors.UniqueViolation as e:
-            raise Conflict(str(e)) from e
+        return self._cursor(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
@@ -59,15 +54,19 @@ class PostgresTx:
         except psycopg.errors.UniqueViolation as e:
             raise Conflict(str(e)) from e
 
+    def _cursor(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        try:
+            if not params:
+                return self._conn.execute(sql.encode())
+            return self._conn.execute(_to_pyformat(sql), params)
+        except psycopg.errors.UniqueViolation as e:
+            raise Conflict(str(e)) from e
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        if not params:
-            return self._conn.execute(sql.encode()).fetchone()
-        return self._conn.execute(_to_pyformat(sql), params).fetchone()
+        return self._cursor(sql, params).fetchone()
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        if not params:
-            return self._conn.execute(sql.encode()).fetchall()
-        return self._conn.execute(_to_pyformat(sql), params).fetchall()
+        return self._cursor(sql, params).fetchall()
 
 
 class PostgresDatabase:
@@ -87,7 +86,10 @@ class PostgresDatabase:
                 try:
                     with conn.transaction():
                         if read_only:
-                            conn.execute("SET TRANSACTION READ ONLY")
+                            # one snapshot for the whole read: a difference must not see a
+                            # newer pts than the log rows it read
+                            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ,"
+                                         " READ ONLY")
                         return fn(PostgresTx(conn), *args)
                 except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected):
                     if attempt == RETRIES - 1:

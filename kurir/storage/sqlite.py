@@ -23,6 +23,23 @@ from kurir.storage.port import Conflict, Dialect, Row
 T = TypeVar("T")
 
 
+def split_statements(script: str) -> list[str]:
+    """A script's statements, whole (a trigger's body holds semicolons of its own)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in pending.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement: {pending[:80]!r}")
+    return out
+
+
 class SqliteTx:
     dialect: Dialect = "sqlite"
 
@@ -31,11 +48,14 @@ class SqliteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def _cursor(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
-            return self._conn.execute(sql, params).rowcount
+            return self._conn.execute(sql, params)
         except sqlite3.IntegrityError as e:
             raise Conflict(str(e)) from e
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._cursor(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
@@ -44,11 +64,11 @@ class SqliteTx:
             raise Conflict(str(e)) from e
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self._conn.execute(sql, params).fetchone()
+        row: Row | None = self._cursor(sql, params).fetchone()
         return row
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(sql, params).fetchall()
+        return self._cursor(sql, params).fetchall()
 
 
 class SqliteDatabase:
@@ -69,10 +89,10 @@ class SqliteDatabase:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")  # first: the next pragma may wait
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA cache_size=-32000")
             self._local.conn = conn
             with self._lock:
@@ -107,20 +127,26 @@ class SqliteDatabase:
         return await loop.run_in_executor(self._readers, self._run_read, fn, args)
 
     def _migrate(self) -> None:
-        conn = self._connect()
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied BIGINT NOT NULL)"
-        )
-        done = {r[0] for r in conn.execute("SELECT number FROM schema_migrations")}
-        for m in migrations("sqlite"):
-            if m.number in done:
-                continue
-            # executescript commits first and runs the script as given, so wrap it
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{m.sql}\nINSERT INTO schema_migrations VALUES"
-                f" ({m.number}, '{m.name}', strftime('%s','now'));\nCOMMIT;"
+        """Apply what is missing, all under the write lock: processes opening a new file
+        together take turns, and the second finds the first one's work done."""
+
+        def txn(tx: SqliteTx) -> None:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied BIGINT NOT NULL)"
             )
+            done = {r[0] for r in tx.all("SELECT number FROM schema_migrations")}
+            for m in migrations("sqlite"):
+                if m.number in done:
+                    continue
+                for statement in split_statements(m.sql):
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, strftime('%s','now'))",
+                    (m.number, m.name),
+                )
+
+        self._run_write(txn, ())
 
     async def open(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
