@@ -3,7 +3,9 @@
 Rules (basic groups, as Telegram's "legacy" groups; channels come with issue 3):
  1. A user learns of a chat only as a member, or as a former member (left or removed);
     anyone else is told the chat does not exist (CHAT_NOT_FOUND), so ids reveal nothing.
- 2. A former member keeps the dialog but may not read or write in it (CHAT_FORBIDDEN).
+ 2. A former member (left or removed) may learn that the chat exists, its title and their
+    own standing, nothing that happened since; reading is CHAT_FORBIDDEN, writing
+    CHAT_WRITE_FORBIDDEN, and the chat leaves their dialog list.
  3. Any member may send, read, react, and edit or delete *their own* messages.
  4. Owner and admins may add and remove members, rename, pin, and delete others' messages.
  5. Only the owner promotes and demotes admins; the owner cannot be removed or demoted.

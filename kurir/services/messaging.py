@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import msgspec
+
 from kurir.domain import entities as entity_rules
 from kurir.domain import errors, permissions, rules
 from kurir.domain.ratelimit import RateLimiter
@@ -40,6 +42,22 @@ def resolve_peer(tx: Tx, caller: int, chat_id: int | None, user_id: int | None, 
         return chats.private_chat(tx, caller, user_id, now)
     assert chat_id is not None
     return chat_id
+
+
+def audiences(tx: Tx, chat_id: int, ids: list[int]) -> list[tuple[list[int], list[int]]]:
+    """Who may learn of what about `ids`: (members, the ids they can see) groups. A member
+    added later never hears of a message from before they joined, not even that it changed."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for user_id, history_from in chats.members_seeing(tx, chat_id):
+        seen = tuple(i for i in ids if i > history_from)
+        if seen:
+            groups.setdefault(seen, []).append(user_id)
+    return [(users_, list(seen)) for seen, users_ in groups.items()]
+
+
+def seeing(tx: Tx, chat_id: int, message_id: int) -> list[int]:
+    """The active members who can see message `message_id`."""
+    return [u for u, h in chats.members_seeing(tx, chat_id) if message_id > h]
 
 
 def member_standing(tx: Tx, chat_id: int, user_id: int) -> tuple[permissions.Standing, Row]:
@@ -86,8 +104,11 @@ class Messaging:
                 return first, None
             target = resolve_peer(tx, caller, chat_id, user_id, now)
             permissions.require_writer(chats.standing(tx, target, caller))
-            if reply_to is not None and messages.get(tx, target, reply_to) is None:
-                raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
+            if reply_to is not None:
+                row = chats.member_row(tx, target, caller)
+                assert row is not None
+                if not messages.get_visible(tx, target, [reply_to], caller, int(row[3])):
+                    raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
             msg, appended = timeline.post(
                 tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
                 media=media, reply_markup=reply_markup,
@@ -185,7 +206,7 @@ class Messaging:
             msg.text, msg.entities, msg.edit_date = text, ents or None, now
             appended = timeline.notify(
                 tx, Update(pts=0, type="edit_message", message=msg),
-                chats.active_member_ids(tx, chat_id), now,
+                seeing(tx, chat_id, message_id), now,
             )
             return msg, appended
 
@@ -217,17 +238,19 @@ class Messaging:
                     )
             chats.lock(tx, chat_id)
             messages.mark_deleted(tx, chat_id, ids)
-            who = chats.active_member_ids(tx, chat_id)
-            out = [timeline.notify(
-                tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids),
-                who, now,
-            )]
+            out = [
+                timeline.notify(
+                    tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=seen),
+                    who, now,
+                )
+                for who, seen in audiences(tx, chat_id, ids)
+            ]
             chat = chats.get(tx, chat_id)
             if chat is not None and chat.pinned_id in ids:  # as Telegram: gone, so unpinned
                 chats.set_pinned(tx, chat_id, None)
                 out.append(timeline.notify(
                     tx, Update(pts=0, type="pinned_message", chat_id=chat_id, message_id=0),
-                    who, now,
+                    seeing(tx, chat_id, int(chat.pinned_id)), now,
                 ))
             return out
 
@@ -276,7 +299,7 @@ class Messaging:
             return timeline.notify(
                 tx, Update(pts=0, type="reaction", chat_id=chat_id, message_id=message_id,
                            user_id=caller, reactions=summary),
-                chats.active_member_ids(tx, chat_id), now,
+                seeing(tx, chat_id, message_id), now,
             )
 
         self._push(await self._db.write(txn))
@@ -294,11 +317,16 @@ class Messaging:
                 if not found or found[0].action is not None:
                     raise errors.MESSAGE_ID_INVALID("no such message")
             chats.lock(tx, chat_id)
+            chat = chats.get(tx, chat_id)
+            assert chat is not None
             chats.set_pinned(tx, chat_id, None if unpin else message_id)
+            # those who could not see the pinned message are not told of it, nor of its unpin
+            shown = int(chat.pinned_id or 0) if unpin else message_id
             return timeline.notify(
                 tx, Update(pts=0, type="pinned_message", chat_id=chat_id,
                            message_id=0 if unpin else message_id),
-                chats.active_member_ids(tx, chat_id), now,
+                seeing(tx, chat_id, shown) if shown else chats.active_member_ids(tx, chat_id),
+                now,
             )
 
         self._push(await self._db.write(txn))
@@ -375,9 +403,14 @@ class Messaging:
 
     async def get_chat(self, caller: int, chat_id: int) -> Chat:
         def txn(tx: Tx) -> Chat:
-            permissions.require_visible(chats.standing(tx, chat_id, caller))
+            standing = permissions.require_visible(chats.standing(tx, chat_id, caller))
             c = chats.get(tx, chat_id)
             assert c is not None
+            if not standing.active:
+                # as Telegram's chatForbidden: that it exists and what one's standing is,
+                # nothing of what happened since
+                return msgspec.convert({"id": c.id, "type": c.type, "title": c.title,
+                                        "role": standing.role, "status": standing.status}, Chat)
             peer = c.peer_of(caller)
             title = None
             if peer is not None:

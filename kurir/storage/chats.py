@@ -109,6 +109,15 @@ def active_member_ids(tx: Tx, chat_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def members_seeing(tx: Tx, chat_id: int) -> list[tuple[int, int]]:
+    """(user_id, history_from) of the active members: a member sees ids above the latter."""
+    rows = tx.all(
+        "SELECT user_id, history_from FROM chat_members WHERE chat_id = ? AND status = 'member'",
+        (chat_id,),
+    )
+    return [(int(u), int(h)) for u, h in rows]
+
+
 def member_count(tx: Tx, chat_id: int) -> int:
     row = tx.one(
         "SELECT COUNT(*) FROM chat_members WHERE chat_id = ? AND status = 'member'", (chat_id,)
