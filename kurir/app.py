@@ -22,6 +22,7 @@ from kurir.api.openapi import document
 from kurir.api.registry import Registry
 from kurir.bus.memory import MemoryBus
 from kurir.config import Config
+from kurir.domain import errors
 from kurir.live import Hub
 from kurir.services.accounts import Accounts
 from kurir.services.chats import Chats
@@ -31,6 +32,7 @@ from kurir.services.sync import Sync
 from kurir.storage.port import Database
 from kurir.storage.postgres import PostgresDatabase
 from kurir.storage.sqlite import SqliteDatabase
+from kurir.transports.errors import error_body
 from kurir.transports.http import ApiEndpoint
 from kurir.transports.metrics import Metrics
 from kurir.transports.ws import WsEndpoint
@@ -100,6 +102,15 @@ def build_app(config: Config) -> Starlette:
             return JSONResponse({"ok": False, "error": str(e)[:200]}, status_code=503)
         return JSONResponse({"ok": True})
 
+    async def no_route(request: Request, exc: Exception) -> Response:
+        # every failure under /api carries the envelope, even for a path that names nothing
+        code = getattr(exc, "status_code", 404)
+        err = errors.METHOD_INVALID("no such method") if code == 404 else errors.BAD_REQUEST(
+            f"{request.method} is not allowed here"
+        )
+        err.code = code
+        return Response(error_body(err), status_code=code, media_type="application/json")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await core.db.open()
@@ -120,6 +131,7 @@ def build_app(config: Config) -> Starlette:
             Route("/metrics", metrics.endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route},
     )
     app.state.kurir = core
     return app

@@ -53,21 +53,30 @@ class Registry:
     @staticmethod
     def decode(method: Method, body: bytes) -> msgspec.Struct:
         """Validate the params; every way of getting them wrong is a BAD_REQUEST."""
-        try:
-            params: msgspec.Struct = method.decoder.decode(body or b"{}")
-        except msgspec.ValidationError as e:
-            raise errors.BAD_REQUEST(f"invalid params: {e}") from None
-        except msgspec.DecodeError as e:
-            raise errors.BAD_REQUEST(f"malformed JSON: {e}") from None
+        params: msgspec.Struct = decode_json(method.decoder, body or b"{}", "params")
+        if b"\\u0000" in body and _has_nul(msgspec.to_builtins(params)):
+            # PostgreSQL's text cannot hold NUL, and no one types it: refuse it everywhere
+            raise errors.BAD_REQUEST("strings may not contain the NUL character")
         return params
 
-    @staticmethod
-    def convert(method: Method, params: object) -> msgspec.Struct:
-        """The same validation for params that arrived already parsed (a WebSocket frame)."""
-        if params is None:
-            params = {}
-        try:
-            result: msgspec.Struct = msgspec.convert(params, method.params)
-        except msgspec.ValidationError as e:
-            raise errors.BAD_REQUEST(f"invalid params: {e}") from None
-        return result
+
+def decode_json(decoder: Any, data: bytes | str, what: str) -> Any:
+    """Decode and validate JSON, turning each way it can fail into a BAD_REQUEST."""
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as e:
+        raise errors.BAD_REQUEST(f"invalid {what}: {e}") from None
+    except msgspec.DecodeError as e:
+        raise errors.BAD_REQUEST(f"malformed JSON: {e}") from None
+    except RecursionError:
+        raise errors.BAD_REQUEST("JSON nested too deeply") from None
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

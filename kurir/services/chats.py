@@ -2,6 +2,9 @@
 
 Each membership change is a service message in the chat (as Telegram's messageAction*),
 so members see it in history, plus a `chat_member` update to everyone concerned.
+
+Lock order (see docs/architecture.md): the chat row, then member rows, then users' pts rows;
+so a transaction changes membership rows before it appends any update.
 """
 
 from __future__ import annotations
@@ -110,10 +113,12 @@ class Chats:
                 raise errors.PEER_INVALID("not possible in a private chat")
             chats.lock(tx, chat_id)
             permissions.check_remove(actor, chats.standing(tx, chat_id, user_id), caller, user_id)
-            _, posted = timeline.post(
-                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": user_id}
-            )
             chats.set_status(tx, chat_id, user_id, "kicked")
+            # the removed user still hears of the removal itself, and of nothing after
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": user_id},
+                extra_recipients=(user_id,),
+            )
             return [posted, self._member_update(tx, chat_id, user_id, "kicked", "member", now,
                                                 also=(user_id,))]
 
@@ -128,17 +133,18 @@ class Chats:
             if standing.chat_type == "private":
                 raise errors.PEER_INVALID("a private chat cannot be left")
             chats.lock(tx, chat_id)
-            _, posted = timeline.post(
-                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": caller}
-            )
             chats.set_status(tx, chat_id, caller, "left")
+            heir = self._heir(tx, chat_id) if standing.role == "owner" else None
+            if heir is not None:
+                chats.set_role(tx, chat_id, heir, "owner")
+            _, posted = timeline.post(
+                tx, chat_id, caller, now, action={"type": "chat_delete_user", "user_id": caller},
+                extra_recipients=(caller,),
+            )
             out = [posted, self._member_update(tx, chat_id, caller, "left", "member", now,
                                                also=(caller,))]
-            if standing.role == "owner":
-                heir = self._heir(tx, chat_id)
-                if heir is not None:
-                    chats.set_role(tx, chat_id, heir, "owner")
-                    out.append(self._member_update(tx, chat_id, heir, "member", "owner", now))
+            if heir is not None:
+                out.append(self._member_update(tx, chat_id, heir, "member", "owner", now))
             return out
 
         self._push(await self._db.write(txn))

@@ -261,6 +261,7 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> Appended | None:
+            chats.lock_member(tx, chat_id, caller)  # concurrent reads take turns
             _, row = member_standing(tx, chat_id, caller)
             chat = chats.get(tx, chat_id)
             assert chat is not None

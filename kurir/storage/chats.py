@@ -85,6 +85,13 @@ def lock(tx: Tx, chat_id: int) -> None:
     tx.execute("UPDATE chats SET top_id = top_id WHERE id = ?", (chat_id,))
 
 
+def lock_member(tx: Tx, chat_id: int, user_id: int) -> None:
+    tx.execute(
+        "UPDATE chat_members SET read_max_id = read_max_id WHERE chat_id = ? AND user_id = ?",
+        (chat_id, user_id),
+    )
+
+
 def standing(tx: Tx, chat_id: int, user_id: int) -> Standing | None:
     row = tx.one(
         "SELECT c.type, m.role, m.status FROM chat_members m JOIN chats c ON c.id = m.chat_id"

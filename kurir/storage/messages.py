@@ -172,15 +172,23 @@ def authors_between(tx: Tx, chat_id: int, after: int, upto: int) -> list[int]:
 
 def set_reaction(tx: Tx, chat_id: int, message_id: int, user_id: int,
                  emoji: str | None, now: int) -> list[ReactionCount]:
-    """One reaction per user per message; returns the message's new summary."""
-    tx.execute(
-        "DELETE FROM reactions WHERE chat_id = ? AND message_id = ? AND user_id = ?",
-        (chat_id, message_id, user_id),
-    )
-    if emoji is not None:
+    """One reaction per user per message; returns the message's new summary.
+
+    The message row is locked first, so concurrent reactions summarize one after another
+    and none is lost from the stored summary.
+    """
+    tx.execute("UPDATE messages SET reactions = reactions WHERE chat_id = ? AND id = ?",
+               (chat_id, message_id))
+    if emoji is None:
+        tx.execute(
+            "DELETE FROM reactions WHERE chat_id = ? AND message_id = ? AND user_id = ?",
+            (chat_id, message_id, user_id),
+        )
+    else:
         tx.execute(
             "INSERT INTO reactions (chat_id, message_id, user_id, emoji, date)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id, user_id)"
+            " DO UPDATE SET emoji = excluded.emoji, date = excluded.date",
             (chat_id, message_id, user_id, emoji, now),
         )
     rows = tx.all(

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from kurir.api.registry import Registry
+from kurir.api.registry import Registry, decode_json
 from kurir.domain import errors
 from kurir.live import Hub
 from kurir.logs import new_request_id
@@ -46,8 +46,10 @@ CLOSE_SLOW = 1013
 
 
 class Frame(msgspec.Struct):
-    id: int | str
-    method: str
+    """A request frame, read loosely first so that a bad one still gets its id back."""
+
+    id: Any = None
+    method: Any = None
     params: msgspec.Raw = msgspec.Raw(b"{}")
 
 
@@ -202,13 +204,14 @@ class WsEndpoint:
         name = "?"
         new_request_id()
         try:
-            try:
-                frame = _frame.decode(data)
-            except msgspec.ValidationError as e:
-                raise errors.BAD_REQUEST(f"invalid frame: {e}") from None
-            except msgspec.DecodeError as e:
-                raise errors.BAD_REQUEST(f"malformed JSON: {e}") from None
-            frame_id, name = frame.id, frame.method
+            frame = decode_json(_frame, data, "frame")
+            if isinstance(frame.id, (int, str)) and not isinstance(frame.id, bool):
+                frame_id = frame.id
+            else:
+                raise errors.BAD_REQUEST("a frame needs an id: a number or a string")
+            if not isinstance(frame.method, str):
+                raise errors.BAD_REQUEST("a frame needs a method name")
+            name = frame.method
             method = self._registry.get(frame.method)
             if not method.auth:
                 raise errors.BAD_REQUEST(f"{frame.method} is not available on a socket")

@@ -1,0 +1,603 @@
+"""Shared pieces of the benchmarks: a kurir server subprocess on loopback, process figures
+from /proc, percentiles, and a small WebSocket client of the wire contract.
+
+Nothing here imports from tests/: the benchmarks stand on their own. Every server started
+here is stopped by its PID (also when the benchmark fails or is interrupted), and a
+PostgreSQL database created for it is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from websockets.exceptions import ConnectionClosed
+
+PG_ADMIN_URL = os.environ.get("KURIR_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Cheap password hashing (setup is not what we measure) and flood limits out of the way.
+BENCH_ENV = {
+    "KURIR_ARGON2_MEMORY_KIB": "1024",
+    "KURIR_ARGON2_TIME_COST": "1",
+    "KURIR_SIGNUPS_PER_MINUTE": "1000000",
+    "KURIR_SENDS_PER_SECOND": "1000000",
+    "KURIR_SEND_BURST": "1000000",
+    "KURIR_LOG_LEVEL": "warning",
+}
+
+now = time.perf_counter
+# other processes using more than this share of a core during a window make its figures suspect
+DISTURBED_PCT = 20.0
+
+
+def log(*args: Any) -> None:
+    """Human-readable progress goes to stderr; stdout ends with the one JSON line."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def percentile(sorted_xs: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    k = min(len(sorted_xs) - 1, max(0, round(q / 100 * (len(sorted_xs) - 1))))
+    return sorted_xs[k]
+
+
+def summary_ms(xs: list[float]) -> dict[str, Any]:
+    """p50/p90/p99/max/mean of durations given in seconds, in milliseconds."""
+    if not xs:
+        return {"n": 0}
+    s = sorted(xs)
+    return {
+        "n": len(s),
+        "p50": round(percentile(s, 50) * 1000, 3),
+        "p90": round(percentile(s, 90) * 1000, 3),
+        "p99": round(percentile(s, 99) * 1000, 3),
+        "max": round(s[-1] * 1000, 3),
+        "mean": round(sum(s) / len(s) * 1000, 3),
+    }
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def proc_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def pids_cpu_s(pids: list[int]) -> float:
+    """CPU seconds of some processes (those that are gone count nothing)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += proc_cpu_s(pid)
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    total = sum(parts[:8])
+    return total - idle, total
+
+
+class CpuWindow:
+    """CPU used by the server, PostgreSQL, this client and the machine over a window."""
+
+    def __init__(self, server_pid: int, pg_pids: list[int] | None = None) -> None:
+        self.pid = server_pid
+        self.pg_pids = pg_pids or []
+        self.with_pg = pg_pids is not None
+
+    def __enter__(self) -> CpuWindow:
+        self.t0 = now()
+        self.server0 = proc_cpu_s(self.pid)
+        self.client0 = time.process_time()
+        self.pg0 = pids_cpu_s(self.pg_pids)
+        self.busy0, self.total0 = machine_busy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = now() - self.t0
+        self.server = proc_cpu_s(self.pid) - self.server0
+        self.client = time.process_time() - self.client0
+        self.pg = pids_cpu_s(self.pg_pids) - self.pg0
+        busy1, total1 = machine_busy()
+        self.machine_busy_frac = (busy1 - self.busy0) / max(1, total1 - self.total0)
+
+    def figures(self) -> dict[str, Any]:
+        cores = os.cpu_count() or 1
+        out = {
+            "wall_s": round(self.wall, 3),
+            "server_cpu_s": round(self.server, 3),
+            "server_cpu_pct": round(100 * self.server / self.wall, 1),
+            "client_cpu_pct": round(100 * self.client / self.wall, 1),
+            "machine_busy_pct_of_all_cores": round(100 * self.machine_busy_frac, 1),
+            "cores": cores,
+        }
+        if self.with_pg:
+            # the backends serving the server's database (not the shared WAL writer etc.)
+            out["postgres_backends"] = len(self.pg_pids)
+            out["postgres_cpu_pct"] = round(100 * self.pg / self.wall, 1)
+        # what the rest of the machine used meanwhile (other work disturbs the figures)
+        ours = self.server + self.client + self.pg
+        other = max(0.0, 100 * (self.machine_busy_frac * cores - ours / self.wall))
+        out["other_cpu_pct"] = round(other, 1)
+        out["disturbed"] = other > DISTURBED_PCT
+        return out
+
+
+def wait_until_quiet(max_wait_s: float, busy_pct: float = 15.0,
+                     quiet_s: int = 5) -> dict[str, Any]:
+    """Wait (at most `max_wait_s`) until the machine has been mostly idle for `quiet_s`
+    seconds in a row; return how long it waited and the last busy figure (other work on
+    the machine disturbs a benchmark)."""
+    t0 = now()
+    pct = 100.0
+    quiet = 0
+    while quiet < quiet_s and now() - t0 < max_wait_s:
+        b0, t_0 = machine_busy()
+        time.sleep(1.0)
+        b1, t_1 = machine_busy()
+        pct = 100 * (b1 - b0) / max(1, t_1 - t_0)
+        quiet = quiet + 1 if pct <= busy_pct else 0
+    return {"waited_s": round(now() - t0, 1), "machine_busy_pct_before": round(pct, 1)}
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_mib = 0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_mib = int(line.split()[1]) // 1024
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count() or 1
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": affinity,
+        "cpu": model,
+        "mem_mib": mem_mib,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_generator": "same machine, one asyncio process",
+        "loadavg_at_start": os.getloadavg()[0],
+    }
+
+
+# ---------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_live: list[KurirServer] = []
+
+
+def _stop_all() -> None:
+    for srv in list(_live):
+        srv.stop()
+
+
+def _on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def install_cleanup() -> None:
+    """Stop our servers on exit, Ctrl-C and SIGTERM (each by its own PID)."""
+    atexit.register(_stop_all)
+    signal.signal(signal.SIGTERM, _on_term)
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while an event loop ran (see `cancel_on_signals`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+async def cancel_on_signals(coro: Any) -> Any:
+    """Run `coro`; SIGINT/SIGTERM cancel it (its finally blocks close what it opened) and
+    raise `Interrupted`, so that the caller stops the server by its PID."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    got: list[int] = []
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if got:
+            raise Interrupted(got[0]) from None
+        raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        # back to the handlers outside the loop (asyncio leaves the defaults behind)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _on_term)
+
+
+class KurirServer:
+    """`python -m kurir serve` on a free loopback port with its own data directory and,
+    for PostgreSQL, a fresh database that `stop` drops."""
+
+    def __init__(self, engine: str, env: dict[str, str] | None = None) -> None:
+        if engine not in ("sqlite", "postgres"):
+            raise ValueError(f"unknown engine {engine!r}")
+        self.engine = engine
+        self.env = {**BENCH_ENV, **(env or {})}
+        self.data_dir = ""
+        self.database_url = ""
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, token: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/ws?token={token}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def start(self, timeout: float = 30.0) -> KurirServer:
+        _live.append(self)
+        self.data_dir = tempfile.mkdtemp(prefix="kurir-bench-")
+        if self.engine == "postgres":
+            name = "kurir_bench_" + secrets.token_hex(6)
+            self._admin(f'CREATE DATABASE "{name}"')
+            self.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "kurir", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", self.data_dir]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
+        self._log = open(os.path.join(self.data_dir, "server.log"), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd, env={**os.environ, **self.env}, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = now() + timeout
+        while now() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kurir exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("kurir did not become ready: " + self.log_tail())
+
+    def log_tail(self) -> str:
+        try:
+            with open(os.path.join(self.data_dir, "server.log"), "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def settings(self) -> dict[str, Any]:
+        """The server's effective settings, as it loads them from the same environment."""
+        from kurir.config import load
+
+        cfg = load(environ={**os.environ, **self.env},
+                   overrides={"data_dir": self.data_dir, "database_url": self.database_url})
+        out: dict[str, Any] = {"engine": self.engine}
+        if self.engine == "sqlite":
+            out.update({
+                "sqlite_version": sqlite3.sqlite_version,
+                "journal_mode": "wal",
+                "synchronous": cfg.sqlite_synchronous,
+                "writer_threads": 1,
+                "reader_threads": 2,
+                "data_dir_fs": _fs_of(self.data_dir),
+            })
+        else:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                ver = conn.execute("SHOW server_version").fetchone()
+                out["server_version"] = ver[0] if ver else "?"
+                for name in ("synchronous_commit", "fsync", "shared_buffers", "wal_level",
+                             "max_connections"):
+                    row = conn.execute(f"SHOW {name}").fetchone()
+                    out[name] = row[0] if row else "?"
+            out["kurir_pool_size"] = cfg.db_pool_size
+            out["isolation"] = "read committed"
+        out["argon2_memory_kib"] = cfg.argon2_memory_kib
+        out["sends_per_second_limit"] = cfg.sends_per_second
+        try:
+            import uvloop  # noqa: F401
+
+            out["server_event_loop"] = "uvloop (uvicorn auto)"
+        except ImportError:
+            out["server_event_loop"] = "asyncio (uvicorn auto)"
+        return out
+
+    def pg_backend_pids(self) -> list[int] | None:
+        """PIDs of the PostgreSQL backends connected to this server's database."""
+        if self.engine != "postgres":
+            return None
+        import psycopg
+
+        name = self.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def stop(self) -> None:
+        """Terminate by PID (kill after 10 s), drop the database, remove the data."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.database_url:
+            url, self.database_url = self.database_url, ""
+            try:
+                self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            except Exception as e:
+                log(f"could not drop {url}: {e}")
+        if self.data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = ""
+        if self in _live:
+            _live.remove(self)
+
+    def __enter__(self) -> KurirServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _fs_of(path: str) -> str:
+    try:
+        out = subprocess.run(["df", "-T", path], capture_output=True, text=True, timeout=5)
+        return out.stdout.splitlines()[-1].split()[1]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+# ---------------------------------------------------------------- clients
+
+
+class ApiError(Exception):
+    def __init__(self, method: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
+
+
+async def call_http(http: httpx.AsyncClient, method: str, token: str | None = None,
+                    **params: Any) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = await http.post(f"/api/v1/{method}", json=params, headers=headers)
+    body = r.json()
+    if not body.get("ok"):
+        raise ApiError(method, body.get("error", body))
+    return body["result"]
+
+
+class User:
+    def __init__(self, user_id: int, username: str, token: str) -> None:
+        self.id = user_id
+        self.username = username
+        self.token = token
+
+
+async def register_users(http: httpx.AsyncClient, n: int, prefix: str,
+                         concurrency: int = 8) -> list[User]:
+    sem = asyncio.Semaphore(concurrency)
+    tag = secrets.token_hex(3)
+
+    async def one(i: int) -> User:
+        name = f"{prefix}_{tag}_{i}"
+        async with sem:
+            res = await call_http(http, "auth.register", username=name,
+                                  password="bench password " + name, display_name=name)
+        return User(int(res["user"]["id"]), name, res["token"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+PUSH_PREFIX = b'{"update":'
+PTS_PREFIX = b'{"update":{"pts":'
+
+_random_ids = itertools.count(secrets.randbelow(1 << 40) + 1)
+
+
+def random_id() -> int:
+    return next(_random_ids)
+
+
+class WsClient:
+    """One WebSocket connection of one user: request/response by id, pushes to a callback.
+
+    Frames are read as bytes; pushes are passed on raw (with their arrival time) so that a
+    receiver may count them without decoding JSON. pts order is checked here for every push.
+    """
+
+    def __init__(self, url: str, user: User,
+                 on_push: Callable[[WsClient, bytes, float], None] | None = None,
+                 compression: str | None = None) -> None:
+        self.url = url
+        self.user = user
+        self.on_push = on_push
+        self.compression = compression
+        self.ws: Any = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self.pushes = 0
+        self.last_pts = 0
+        self.pts_gaps = 0
+        self.pts_repeats = 0
+        self.closed_reason: str | None = None
+
+    async def open(self) -> WsClient:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.url, compression=self.compression, max_size=1 << 22,
+                                ping_interval=None, open_timeout=20, max_queue=None)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                raw = await ws.recv(decode=False)
+                t = now()
+                if raw.startswith(PUSH_PREFIX):
+                    self.pushes += 1
+                    if raw.startswith(PTS_PREFIX):
+                        end = raw.index(b",", len(PTS_PREFIX))
+                        pts = int(raw[len(PTS_PREFIX):end])
+                        if self.last_pts and pts > self.last_pts + 1:
+                            self.pts_gaps += 1
+                        elif pts <= self.last_pts:
+                            self.pts_repeats += 1
+                        self.last_pts = max(self.last_pts, pts)
+                    if self.on_push is not None:
+                        self.on_push(self, raw, t)
+                    continue
+                msg = json.loads(raw)
+                fut = self._pending.pop(msg.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result((msg, t))
+        except ConnectionClosed as e:
+            self.closed_reason = f"{e.rcvd.code if e.rcvd else '?'}"
+        finally:
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(f"socket closed ({self.closed_reason})"))
+            self._pending.clear()
+
+    async def request(self, method: str, params: dict[str, Any],
+                      timeout: float = 30.0) -> tuple[dict[str, Any], float]:
+        """Send one frame; return (the response frame, the time it arrived)."""
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            await self.ws.send(json.dumps({"id": rid, "method": method, "params": params}))
+        except ConnectionClosed as e:
+            self._pending.pop(rid, None)
+            raise ConnectionError(f"socket closed ({e})") from None
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    async def call(self, method: str, timeout: float = 30.0, **params: Any) -> Any:
+        msg, _ = await self.request(method, params, timeout)
+        if not msg.get("ok"):
+            raise ApiError(method, msg.get("error", msg))
+        return msg["result"]
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 5)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+
+
+async def open_all(clients: list[WsClient], concurrency: int = 16) -> None:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(c: WsClient) -> None:
+        async with sem:
+            await c.open()
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+async def close_all(clients: list[WsClient]) -> None:
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+def text_of(raw: bytes) -> bytes:
+    """The `text` of the message in a pushed update, without decoding the JSON (our texts
+    have no quotes or escapes)."""
+    i = raw.find(b'"text":"')
+    if i < 0:
+        return b""
+    i += 8
+    return raw[i:raw.find(b'"', i)]
+
+
+def emit(result: dict[str, Any]) -> None:
+    """The benchmark's figures: one JSON object, the last line of stdout."""
+    sys.stdout.flush()
+    print(json.dumps(result, separators=(",", ":")), flush=True)
