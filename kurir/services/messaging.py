@@ -32,16 +32,36 @@ def _now() -> int:
     return int(time.time())
 
 
-def resolve_peer(tx: Tx, caller: int, chat_id: int | None, user_id: int | None, now: int) -> int:
-    """The chat a send goes to: `chat_id`, or the private chat with `user_id` (made if new)."""
-    if (chat_id is None) == (user_id is None):
-        raise errors.PEER_INVALID("give exactly one of chat_id and user_id")
-    if user_id is not None:
+class PrivateChats:
+    """Which chat is the private chat of two users. It never changes once made (chats are
+    never deleted), so it is remembered after the transaction that found or made it."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._known: dict[tuple[int, int], int] = {}
+        self._size = size
+
+    def resolve(self, tx: Tx, caller: int, chat_id: int | None, user_id: int | None,
+                now: int) -> int:
+        """The chat a send goes to: `chat_id`, or the private chat with `user_id`."""
+        if (chat_id is None) == (user_id is None):
+            raise errors.PEER_INVALID("give exactly one of chat_id and user_id")
+        if chat_id is not None:
+            return chat_id
+        assert user_id is not None
+        known = self._known.get((min(caller, user_id), max(caller, user_id)))
+        if known is not None:
+            return known
         if not users.exists(tx, user_id):
             raise errors.PEER_INVALID("no such user")
         return chats.private_chat(tx, caller, user_id, now)
-    assert chat_id is not None
-    return chat_id
+
+    def remember(self, a: int, b: int | None, chat_id: int) -> None:
+        """Call after the commit: a chat made in a rolled-back transaction never existed."""
+        if b is None:
+            return
+        if len(self._known) >= self._size:
+            self._known.clear()
+        self._known[(min(a, b), max(a, b))] = chat_id
 
 
 def audiences(tx: Tx, chat_id: int, ids: list[int]) -> list[tuple[list[int], list[int]]]:
@@ -73,6 +93,7 @@ class Messaging:
         self._db = db
         self._hub = hub
         self._flood = RateLimiter(rate=sends_per_second, burst=send_burst)
+        self._private = PrivateChats()
 
     def _check_flood(self, user_id: int, cost: int = 1) -> None:
         wait = self._flood.take(user_id, time.monotonic(), cost)
@@ -102,7 +123,7 @@ class Messaging:
                 first = messages.any_by_id(tx, *seen)
                 assert first is not None
                 return first, None
-            target = resolve_peer(tx, caller, chat_id, user_id, now)
+            target = self._private.resolve(tx, caller, chat_id, user_id, now)
             permissions.require_writer(chats.standing(tx, target, caller))
             if reply_to is not None:
                 row = chats.member_row(tx, target, caller)
@@ -117,6 +138,8 @@ class Messaging:
             return msg, appended
 
         msg, appended = await self._write_once(txn)
+        if appended is not None:  # a new message, so its chat is the one resolved
+            self._private.remember(caller, user_id, msg.chat_id)
         self._push(appended)
         return msg
 
@@ -139,7 +162,7 @@ class Messaging:
         self._check_flood(caller, len(message_ids))
         now = _now()
 
-        def txn(tx: Tx) -> tuple[list[Message], list[Appended]]:
+        def txn(tx: Tx) -> tuple[list[Message], list[Appended], int]:
             _, row = member_standing(tx, from_chat_id, caller)
             originals = {
                 m.id: m for m in messages.get_visible(tx, from_chat_id, message_ids, caller, row[3])
@@ -147,7 +170,7 @@ class Messaging:
             }
             if not originals:
                 raise errors.MESSAGE_ID_INVALID("none of those messages can be forwarded")
-            target = resolve_peer(tx, caller, chat_id, user_id, now)
+            target = self._private.resolve(tx, caller, chat_id, user_id, now)
             permissions.require_writer(chats.standing(tx, target, caller))
             out: list[Message] = []
             pushes: list[Appended] = []
@@ -175,9 +198,10 @@ class Messaging:
                     messages.remember_random_id(tx, caller, rid, target, msg.id)
                 out.append(msg)
                 pushes.append(appended)
-            return out, pushes
+            return out, pushes, target
 
-        out, pushes = await self._write_once(txn)
+        out, pushes, target = await self._write_once(txn)
+        self._private.remember(caller, user_id, target)
         self._push(*pushes)
         return out
 

@@ -56,6 +56,8 @@ def allocate(tx: Tx, user_ids: Iterable[int]) -> dict[int, int]:
 def append(tx: Tx, update: Update, user_ids: Iterable[int], date: int) -> Appended:
     """Append one update to the logs of `user_ids`; return what to push after commit."""
     body = encode_body(update)
+    if tx.dialect == "postgres":
+        return Appended(body, _append_pg(tx, body, sorted(set(user_ids)), date))
     pts = allocate(tx, user_ids)
     if not pts:
         return Appended(body, [])
@@ -67,6 +69,25 @@ def append(tx: Tx, update: Update, user_ids: Iterable[int], date: int) -> Append
         [(u, p, body_id, date) for u, p in pts.items()],
     )
     return Appended(body, sorted(pts.items()))
+
+
+def _append_pg(tx: Tx, body: bytes, ids: list[int], date: int) -> list[tuple[int, int]]:
+    """The whole append in one round trip: store the body, lock and bump the users' pts in
+    id order, and write their log rows."""
+    if not ids:
+        return []
+    rows = tx.all(
+        "WITH body AS (INSERT INTO update_bodies (body) VALUES (?) RETURNING id),"
+        " locked AS (SELECT user_id FROM user_states WHERE user_id = ANY(?)"
+        " ORDER BY user_id FOR UPDATE),"
+        " bumped AS (UPDATE user_states s SET pts = s.pts + 1 FROM locked"
+        " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts)"
+        " INSERT INTO user_updates (user_id, pts, body_id, date)"
+        " SELECT bumped.user_id, bumped.pts, body.id, ? FROM bumped, body"
+        " RETURNING user_id, pts",
+        (body, ids, date),
+    )
+    return sorted((int(u), int(p)) for u, p in rows)
 
 
 class Appended(msgspec.Struct, frozen=True):
