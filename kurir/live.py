@@ -1,8 +1,12 @@
 """The hub: who is connected to this process, and what to push to them.
 
-Services call `updates`, `event` and `session_ended` after their transaction commits; the
-hub turns each into bus messages. What the bus delivers for a user is handed to each of
-that user's connections here (`Listener`), which keep their own pts order (see ws.py).
+Services call `updates`, `event`, `session_ended`, `channel_joined` and `channel_left` after
+their transaction commits; the hub turns each into bus messages. What the bus delivers is
+handed to the connections here (`Listener`), which keep their own pts order (see ws.py).
+
+A user's topic carries their updates and control messages (a session ended; they joined or
+left a channel, so their connections start or stop following it). A channel's topic
+carries its updates once, however many of its members are connected.
 """
 
 from __future__ import annotations
@@ -16,15 +20,30 @@ import msgspec
 from kurir.bus.port import Bus
 from kurir.storage.updates import Appended
 
-UPDATE, EVENT, SESSION_END = b"U", b"E", b"S"
-_pts = struct.Struct(">q")
+UPDATE, EVENT, SESSION_END, JOINED, LEFT = b"U", b"E", b"S", b"J", b"L"
+_q = struct.Struct(">q")
+_qq = struct.Struct(">qq")
 _enc = msgspec.json.Encoder()
+
+
+def user_topic(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+def channel_topic(chat_id: int) -> str:
+    return f"c{chat_id}"
 
 
 class Listener(Protocol):
     session_id: int
 
     def on_update(self, pts: int, body: bytes) -> None: ...
+
+    def on_channel_update(self, chat_id: int, pts: int, body: bytes) -> None: ...
+
+    def on_channel_joined(self, chat_id: int, pts: int) -> None: ...
+
+    def on_channel_left(self, chat_id: int) -> None: ...
 
     def on_event(self, frame: bytes) -> None: ...
 
@@ -34,66 +53,111 @@ class Listener(Protocol):
 class Hub:
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
-        self._listeners: dict[int, set[Listener]] = {}
+        self._users: dict[int, set[Listener]] = {}
+        self._channels: dict[int, set[Listener]] = {}
         bus.set_receiver(self._deliver)
 
     # publishing ---------------------------------------------------------------------------
     def updates(self, appended: Appended) -> None:
         data = appended.body
-        self._bus.publish([(u, UPDATE + _pts.pack(p) + data) for u, p in appended.recipients])
+        if appended.channel is not None:
+            chat_id, pts = appended.channel
+            self._bus.publish([(channel_topic(chat_id), UPDATE + _qq.pack(chat_id, pts) + data)])
+            return
+        if appended.recipients:
+            self._bus.publish(
+                [(user_topic(u), UPDATE + _q.pack(p) + data) for u, p in appended.recipients]
+            )
 
     def event(self, user_ids: Iterable[int], event: dict[str, object]) -> None:
         frame = EVENT + _enc.encode({"event": event})
-        self._bus.publish([(u, frame) for u in user_ids])
+        self._bus.publish([(user_topic(u), frame) for u in user_ids])
 
     def session_ended(self, user_id: int, session_id: int) -> None:
-        self._bus.publish([(user_id, SESSION_END + _pts.pack(session_id))])
+        self._bus.publish([(user_topic(user_id), SESSION_END + _q.pack(session_id))])
+
+    def channel_joined(self, user_id: int, chat_id: int, pts: int) -> None:
+        """The user's connections follow the channel from `pts` on (what is above it is
+        pushed to them)."""
+        self._bus.publish([(user_topic(user_id), JOINED + _qq.pack(chat_id, pts))])
+
+    def channel_left(self, user_id: int, chat_id: int) -> None:
+        self._bus.publish([(user_topic(user_id), LEFT + _q.pack(chat_id))])
 
     # connections --------------------------------------------------------------------------
     def attach(self, user_id: int, listener: Listener) -> bool:
         """Register a connection; True when it is the user's first one here."""
-        first = user_id not in self._listeners
-        if first:
-            self._listeners[user_id] = set()
-            self._bus.subscribe(user_id)
-        self._listeners[user_id].add(listener)
-        return first
+        return self._add(self._users, user_id, user_topic(user_id), listener)
 
     def detach(self, user_id: int, listener: Listener) -> bool:
         """Unregister; True when the user has no connection here any more."""
-        group = self._listeners.get(user_id)
-        if group is None:
+        return self._remove(self._users, user_id, user_topic(user_id), listener)
+
+    def follow(self, chat_id: int, listener: Listener) -> None:
+        self._add(self._channels, chat_id, channel_topic(chat_id), listener)
+
+    def unfollow(self, chat_id: int, listener: Listener) -> None:
+        self._remove(self._channels, chat_id, channel_topic(chat_id), listener)
+
+    def _add(self, table: dict[int, set[Listener]], key: int, topic: str,
+             listener: Listener) -> bool:
+        first = key not in table
+        if first:
+            table[key] = set()
+            self._bus.subscribe(topic)
+        table[key].add(listener)
+        return first
+
+    def _remove(self, table: dict[int, set[Listener]], key: int, topic: str,
+                listener: Listener) -> bool:
+        group = table.get(key)
+        if group is None or listener not in group:
             return False
         group.discard(listener)
         if group:
             return False
-        del self._listeners[user_id]
-        self._bus.unsubscribe(user_id)
+        del table[key]
+        self._bus.unsubscribe(topic)
         return True
 
     def is_online(self, user_id: int) -> bool:
-        return user_id in self._listeners
+        return user_id in self._users
 
     @property
     def connection_count(self) -> int:
-        return sum(len(g) for g in self._listeners.values())
+        return sum(len(g) for g in self._users.values())
 
-    def _deliver(self, user_id: int, data: bytes) -> None:
-        group = self._listeners.get(user_id)
+    def _deliver(self, topic: str, data: bytes) -> None:
+        kind = data[:1]
+        if topic[0] == "c":
+            chat_id, pts = _qq.unpack_from(data, 1)
+            body = data[17:]
+            for listener in tuple(self._channels.get(chat_id, ())):
+                listener.on_channel_update(chat_id, pts, body)
+            return
+        group = self._users.get(int(topic[1:]))
         if not group:
             return
-        kind = data[:1]
+        listeners = tuple(group)
         if kind == UPDATE:
-            pts = _pts.unpack_from(data, 1)[0]
+            pts = _q.unpack_from(data, 1)[0]
             body = data[9:]
-            for listener in tuple(group):
+            for listener in listeners:
                 listener.on_update(pts, body)
         elif kind == EVENT:
             frame = data[1:]
-            for listener in tuple(group):
+            for listener in listeners:
                 listener.on_event(frame)
         elif kind == SESSION_END:
-            sid = _pts.unpack_from(data, 1)[0]
-            for listener in tuple(group):
+            sid = _q.unpack_from(data, 1)[0]
+            for listener in listeners:
                 if listener.session_id == sid:
                     listener.on_session_end()
+        elif kind == JOINED:
+            chat_id, pts = _qq.unpack_from(data, 1)
+            for listener in listeners:
+                listener.on_channel_joined(chat_id, pts)
+        elif kind == LEFT:
+            chat_id = _q.unpack_from(data, 1)[0]
+            for listener in listeners:
+                listener.on_channel_left(chat_id)

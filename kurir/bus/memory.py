@@ -8,7 +8,7 @@ from kurir.bus.port import Deliver
 class MemoryBus:
     def __init__(self) -> None:
         self._deliver: Deliver | None = None
-        self._subscribed: set[int] = set()
+        self._subscribed: set[str] = set()
 
     def set_receiver(self, deliver: Deliver) -> None:
         self._deliver = deliver
@@ -19,16 +19,16 @@ class MemoryBus:
     async def close(self) -> None:
         self._subscribed.clear()
 
-    def publish(self, items: list[tuple[int, bytes]]) -> None:
+    def publish(self, items: list[tuple[str, bytes]]) -> None:
         deliver = self._deliver
         if deliver is None:
             return
-        for user_id, data in items:
-            if user_id in self._subscribed:
-                deliver(user_id, data)
+        for topic, data in items:
+            if topic in self._subscribed:
+                deliver(topic, data)
 
-    def subscribe(self, user_id: int) -> None:
-        self._subscribed.add(user_id)
+    def subscribe(self, topic: str) -> None:
+        self._subscribed.add(topic)
 
-    def unsubscribe(self, user_id: int) -> None:
-        self._subscribed.discard(user_id)
+    def unsubscribe(self, topic: str) -> None:
+        self._subscribed.discard(topic)

@@ -72,6 +72,8 @@ class Message(Base):
     reply_markup: dict[str, Any] | None = None
     # service messages (member added, title changed, …) carry an action instead of text
     action: dict[str, Any] | None = None
+    views: int | None = None
+    post_author: str | None = None
 
 
 class Chat(Base):
@@ -89,6 +91,13 @@ class Chat(Base):
     status: MemberStatus | None = None
     read_inbox_max_id: int | None = None
     read_outbox_max_id: int | None = None
+    # channels and supergroups
+    pts: int | None = None
+    slow_mode: int | None = None
+    signatures: bool | None = None
+    linked_chat_id: int | None = None
+    admin_rights: dict[str, bool] | None = None
+    banned_rights: dict[str, bool] | None = None
 
 
 class ChatMember(Base):

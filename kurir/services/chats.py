@@ -16,7 +16,6 @@ from kurir.domain import errors, permissions, rules
 from kurir.domain.types import Chat, ChatMember, Invite, Update
 from kurir.live import Hub
 from kurir.services import timeline
-from kurir.services.messaging import member_standing
 from kurir.storage import chats, users
 from kurir.storage.port import Database, Tx
 from kurir.storage.updates import Appended
@@ -36,8 +35,7 @@ class Chats:
 
     def _push(self, appended: list[Appended]) -> None:
         for a in appended:
-            if a.recipients:
-                self._hub.updates(a)
+            self._hub.updates(a)
 
     def _member_update(
         self, tx: Tx, chat_id: int, user_id: int, status: str, role: str, now: int,
@@ -203,7 +201,7 @@ class Chats:
 
     async def members(self, caller: int, chat_id: int) -> list[ChatMember]:
         def txn(tx: Tx) -> list[ChatMember]:
-            member_standing(tx, chat_id, caller)
+            permissions.require_member(chats.standing(tx, chat_id, caller))
             return chats.members(tx, chat_id)
 
         return await self._db.read(txn)

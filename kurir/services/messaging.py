@@ -18,10 +18,10 @@ from kurir.domain import errors, permissions, rules
 from kurir.domain.ratelimit import RateLimiter
 from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEntity, Update
 from kurir.live import Hub
-from kurir.services import timeline
-from kurir.storage import chats, messages, users
+from kurir.services import access, timeline
+from kurir.storage import channels, chats, messages, users
 from kurir.storage.chats import ChatRow
-from kurir.storage.port import Conflict, Database, Row, Tx
+from kurir.storage.port import Conflict, Database, Tx
 from kurir.storage.updates import Appended
 
 MAX_IDS_PER_CALL = 100
@@ -80,14 +80,6 @@ def seeing(tx: Tx, chat_id: int, message_id: int) -> list[int]:
     return [u for u, h in chats.members_seeing(tx, chat_id) if message_id > h]
 
 
-def member_standing(tx: Tx, chat_id: int, user_id: int) -> tuple[permissions.Standing, Row]:
-    """The caller's standing, requiring active membership, and their member row."""
-    standing = permissions.require_member(chats.standing(tx, chat_id, user_id))
-    row = chats.member_row(tx, chat_id, user_id)
-    assert row is not None
-    return standing, row
-
-
 class Messaging:
     def __init__(self, db: Database, hub: Hub, sends_per_second: float, send_burst: float):
         self._db = db
@@ -102,7 +94,7 @@ class Messaging:
 
     def _push(self, *appended: Appended | None) -> None:
         for a in appended:
-            if a is not None and a.recipients:
+            if a is not None:
                 self._hub.updates(a)
 
     # sending ------------------------------------------------------------------------------
@@ -124,15 +116,15 @@ class Messaging:
                 assert first is not None
                 return first, None
             target = self._private.resolve(tx, caller, chat_id, user_id, now)
-            permissions.require_writer(chats.standing(tx, target, caller))
-            if reply_to is not None:
-                row = chats.member_row(tx, target, caller)
-                assert row is not None
-                if not messages.get_visible(tx, target, [reply_to], caller, int(row[3])):
-                    raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
+            seat = access.for_post(tx, target, caller, now, media=media is not None)
+            if reply_to is not None and not messages.get_visible(
+                tx, target, [reply_to], caller, seat.history_from
+            ):
+                raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
+            views, signature = self._channel_post(tx, seat, now)
             msg, appended = timeline.post(
                 tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
-                media=media, reply_markup=reply_markup,
+                media=media, reply_markup=reply_markup, views=views, post_author=signature,
             )
             messages.remember_random_id(tx, caller, random_id, target, msg.id)
             return msg, appended
@@ -142,6 +134,18 @@ class Messaging:
             self._private.remember(caller, user_id, msg.chat_id)
         self._push(appended)
         return msg
+
+    @staticmethod
+    def _channel_post(tx: Tx, seat: access.Seat, now: int) -> tuple[int | None, str | None]:
+        """What a post in a broadcast channel carries besides, (views, signature); and slow
+        mode's note of when a member last posted."""
+        if not seat.is_channel:
+            return None, None
+        channels.note_post(tx, seat.chat.id, seat.user_id, now)
+        if seat.chat.type != "channel":
+            return None, None
+        author = users.by_id(tx, seat.user_id) if seat.chat.signatures else None
+        return 0, author.display_name if author else None
 
     async def _write_once(self, txn: Callable[[Tx], T]) -> T:
         """Run a send; a retry racing its first try (same random_id) loses on the key and
@@ -163,15 +167,16 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> tuple[list[Message], list[Appended], int]:
-            _, row = member_standing(tx, from_chat_id, caller)
+            source = access.for_read(tx, from_chat_id, caller, now)
             originals = {
-                m.id: m for m in messages.get_visible(tx, from_chat_id, message_ids, caller, row[3])
+                m.id: m for m in messages.get_visible(tx, from_chat_id, message_ids, caller,
+                                                      source.history_from)
                 if m.action is None
             }
             if not originals:
                 raise errors.MESSAGE_ID_INVALID("none of those messages can be forwarded")
             target = self._private.resolve(tx, caller, chat_id, user_id, now)
-            permissions.require_writer(chats.standing(tx, target, caller))
+            seat = access.for_post(tx, target, caller, now)
             out: list[Message] = []
             pushes: list[Appended] = []
             for i, mid in enumerate(message_ids):
@@ -190,9 +195,10 @@ class Messaging:
                 header = orig.fwd_from or ForwardHeader(
                     from_id=orig.from_id, date=orig.date, chat_id=orig.chat_id, message_id=orig.id
                 )
+                views, signature = self._channel_post(tx, seat, now)
                 msg, appended = timeline.post(
                     tx, target, caller, now, text=orig.text, entities=orig.entities,
-                    fwd_from=header, media=orig.media,
+                    fwd_from=header, media=orig.media, views=views, post_author=signature,
                 )
                 if rid is not None:
                     messages.remember_random_id(tx, caller, rid, target, msg.id)
@@ -206,6 +212,13 @@ class Messaging:
         return out
 
     # changing -----------------------------------------------------------------------------
+    @staticmethod
+    def _tell(tx: Tx, seat: access.Seat, update: Update, message_id: int, now: int) -> Appended:
+        """Log a change to one message: the channel's log, or the members who can see it."""
+        if seat.is_channel:
+            return timeline.notify_channel(tx, seat.chat.id, update, now)
+        return timeline.notify(tx, update, seeing(tx, seat.chat.id, message_id), now)
+
     async def edit(
         self, caller: int, chat_id: int, message_id: int, text: str,
         entities: list[MessageEntity] | None,
@@ -215,24 +228,21 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> tuple[Message, Appended]:
-            permissions.require_writer(chats.standing(tx, chat_id, caller))
-            _, row = member_standing(tx, chat_id, caller)
-            found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+            seat = access.for_edit(tx, chat_id, caller, now)
+            found = messages.get_visible(tx, chat_id, [message_id], caller, seat.history_from)
             if not found or found[0].action is not None:
                 raise errors.MESSAGE_ID_INVALID("no such message")
             msg = found[0]
-            if msg.from_id != caller or msg.fwd_from is not None:
-                raise errors.MESSAGE_AUTHOR_REQUIRED("you can edit only your own messages")
+            if msg.fwd_from is not None:
+                raise errors.MESSAGE_AUTHOR_REQUIRED("a forwarded message cannot be edited")
+            access.may_edit(seat, msg.from_id)
             if msg.text == text and (msg.entities or []) == ents:
                 raise errors.MESSAGE_NOT_MODIFIED("the message is unchanged")
             chats.lock(tx, chat_id)
             messages.edit(tx, chat_id, message_id, text, ents, now)
             msg.text, msg.entities, msg.edit_date = text, ents or None, now
-            appended = timeline.notify(
-                tx, Update(pts=0, type="edit_message", message=msg),
-                seeing(tx, chat_id, message_id), now,
-            )
-            return msg, appended
+            return msg, self._tell(tx, seat, Update(pts=0, type="edit_message", message=msg),
+                                   message_id, now)
 
         msg, appended = await self._db.write(txn)
         self._push(appended)
@@ -244,37 +254,43 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            standing, row = member_standing(tx, chat_id, caller)
-            found = messages.get_visible(tx, chat_id, sorted(set(message_ids)), caller, row[3])
+            seat = access.for_member(tx, chat_id, caller, now)
+            found = messages.get_visible(tx, chat_id, sorted(set(message_ids)), caller,
+                                         seat.history_from)
             if not found:
                 return []
             ids = [m.id for m in found]
-            if not revoke:
+            if not revoke and not seat.is_channel:
                 messages.hide(tx, caller, chat_id, ids)
                 return [timeline.notify(
                     tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids),
                     [caller], now,
                 )]
+            # in channels and supergroups a delete is always for everyone, as in Telegram
             for m in found:
-                if not permissions.may_delete_for_everyone(standing, m.from_id, caller):
+                if not access.may_delete(seat, m.from_id):
                     raise errors.MESSAGE_AUTHOR_REQUIRED(
                         "you may delete only your own messages for everyone"
                     )
             chats.lock(tx, chat_id)
             messages.mark_deleted(tx, chat_id, ids)
-            out = [
-                timeline.notify(
-                    tx, Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=seen),
-                    who, now,
-                )
-                for who, seen in audiences(tx, chat_id, ids)
-            ]
+            gone = Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids)
+            if seat.is_channel:
+                out = [timeline.notify_channel(tx, chat_id, gone, now)]
+            else:
+                out = [
+                    timeline.notify(
+                        tx, Update(pts=0, type="delete_messages", chat_id=chat_id,
+                                   message_ids=seen), who, now,
+                    )
+                    for who, seen in audiences(tx, chat_id, ids)
+                ]
             chat = chats.get(tx, chat_id)
             if chat is not None and chat.pinned_id in ids:  # as Telegram: gone, so unpinned
                 chats.set_pinned(tx, chat_id, None)
-                out.append(timeline.notify(
-                    tx, Update(pts=0, type="pinned_message", chat_id=chat_id, message_id=0),
-                    seeing(tx, chat_id, int(chat.pinned_id)), now,
+                out.append(self._tell(
+                    tx, seat, Update(pts=0, type="pinned_message", chat_id=chat_id, message_id=0),
+                    int(chat.pinned_id), now,
                 ))
             return out
 
@@ -286,19 +302,19 @@ class Messaging:
 
         def txn(tx: Tx) -> Appended | None:
             chats.lock_member(tx, chat_id, caller)  # concurrent reads take turns
-            _, row = member_standing(tx, chat_id, caller)
-            chat = chats.get(tx, chat_id)
-            assert chat is not None
+            seat = access.for_member(tx, chat_id, caller, now)
+            chat = seat.chat
             upto = min(max_id, int(chat.top_id))
-            old = int(row[2])
+            old = seat.read_max_id
             if upto <= old:
                 return None
             chats.set_read(tx, chat_id, caller, upto)
-            # the reader's other devices; and whoever wrote what was just read (read ticks)
+            # the reader's other devices; and whoever wrote what was just read (read ticks),
+            # but in a channel or supergroup only the reader: its log is per user, O(1)
             who = {caller}
             if chat.type == "private":
                 who.add(chat.peer_of(caller) or caller)
-            else:
+            elif not chat.is_channel:
                 active = set(chats.active_member_ids(tx, chat_id))
                 who.update(a for a in messages.authors_between(tx, chat_id, old, upto)
                            if a in active)
@@ -316,15 +332,15 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> Appended:
-            _, row = member_standing(tx, chat_id, caller)
-            found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+            seat = access.for_member(tx, chat_id, caller, now)
+            access.may_react(seat, now)
+            found = messages.get_visible(tx, chat_id, [message_id], caller, seat.history_from)
             if not found or found[0].action is not None:
                 raise errors.MESSAGE_ID_INVALID("no such message")
             summary = messages.set_reaction(tx, chat_id, message_id, caller, emoji, now)
-            return timeline.notify(
-                tx, Update(pts=0, type="reaction", chat_id=chat_id, message_id=message_id,
-                           user_id=caller, reactions=summary),
-                seeing(tx, chat_id, message_id), now,
+            return self._tell(
+                tx, seat, Update(pts=0, type="reaction", chat_id=chat_id, message_id=message_id,
+                                 user_id=caller, reactions=summary), message_id, now,
             )
 
         self._push(await self._db.write(txn))
@@ -334,32 +350,36 @@ class Messaging:
         now = _now()
 
         def txn(tx: Tx) -> Appended:
-            standing, row = member_standing(tx, chat_id, caller)
-            if standing.chat_type != "private":
-                permissions.require_admin(standing)
+            seat = access.for_member(tx, chat_id, caller, now)
+            access.may_pin(seat, now)
             if not unpin:
-                found = messages.get_visible(tx, chat_id, [message_id], caller, row[3])
+                found = messages.get_visible(tx, chat_id, [message_id], caller,
+                                             seat.history_from)
                 if not found or found[0].action is not None:
                     raise errors.MESSAGE_ID_INVALID("no such message")
             chats.lock(tx, chat_id)
             chat = chats.get(tx, chat_id)
             assert chat is not None
             chats.set_pinned(tx, chat_id, None if unpin else message_id)
+            update = Update(pts=0, type="pinned_message", chat_id=chat_id,
+                            message_id=0 if unpin else message_id)
             # those who could not see the pinned message are not told of it, nor of its unpin
             shown = int(chat.pinned_id or 0) if unpin else message_id
-            return timeline.notify(
-                tx, Update(pts=0, type="pinned_message", chat_id=chat_id,
-                           message_id=0 if unpin else message_id),
-                seeing(tx, chat_id, shown) if shown else chats.active_member_ids(tx, chat_id),
-                now,
-            )
+            if seat.is_channel or shown:
+                return self._tell(tx, seat, update, shown, now)
+            return timeline.notify(tx, update, chats.active_member_ids(tx, chat_id), now)
 
         self._push(await self._db.write(txn))
         return True
 
     async def set_typing(self, caller: int, chat_id: int, action: str) -> bool:
+        now = _now()
+
         def txn(tx: Tx) -> list[int]:
-            permissions.require_writer(chats.standing(tx, chat_id, caller))
+            seat = access.for_post(tx, chat_id, caller, now)
+            if seat.is_channel:
+                # a supergroup may be huge: typing goes to the followers of its topic instead
+                return []
             return [u for u in chats.active_member_ids(tx, chat_id) if u != caller]
 
         others = await self._db.read(txn)
@@ -367,41 +387,60 @@ class Messaging:
                                  "action": action})
         return True
 
+    async def view(self, caller: int, chat_id: int, ids: list[int], increment: bool
+                   ) -> list[tuple[int, int]]:
+        """Views of channel posts; `increment` counts the caller's view (once per user)."""
+        now = _now()
+
+        def txn(tx: Tx) -> list[tuple[int, int]]:
+            seat = access.for_read(tx, chat_id, caller, now)
+            visible = [m.id for m in messages.get_visible(tx, chat_id, sorted(set(ids)), caller,
+                                                          seat.history_from)]
+            if increment and seat.chat.type == "channel":
+                channels.count_views(tx, chat_id, visible, caller)
+            return channels.views(tx, chat_id, visible)
+
+        return await self._db.write(txn)
+
     # reading ------------------------------------------------------------------------------
     async def history(
         self, caller: int, chat_id: int, offset_id: int, after_id: int, limit: int
     ) -> list[Message]:
+        now = _now()
+
         def txn(tx: Tx) -> list[Message]:
-            _, row = member_standing(tx, chat_id, caller)
-            return messages.history(tx, chat_id, caller, int(row[3]), offset_id, after_id, limit)
+            seat = access.for_read(tx, chat_id, caller, now)
+            return messages.history(tx, chat_id, caller, seat.history_from, offset_id,
+                                    after_id, limit)
 
         return await self._db.read(txn)
 
     async def get_messages(self, caller: int, chat_id: int, ids: list[int]) -> list[Message]:
         if len(ids) > MAX_IDS_PER_CALL:
             raise errors.MESSAGE_ID_INVALID(f"at most {MAX_IDS_PER_CALL} ids")
+        now = _now()
 
         def txn(tx: Tx) -> list[Message]:
-            _, row = member_standing(tx, chat_id, caller)
-            return messages.get_visible(tx, chat_id, sorted(set(ids)), caller, int(row[3]))
+            seat = access.for_read(tx, chat_id, caller, now)
+            return messages.get_visible(tx, chat_id, sorted(set(ids)), caller, seat.history_from)
 
         return await self._db.read(txn)
 
     async def dialogs(self, caller: int, offset_chat_id: int, limit: int) -> list[Dialog]:
         def txn(tx: Tx) -> list[Dialog]:
             rows = chats.dialog_rows(tx, caller, offset_chat_id, limit)
-            peers = [ChatRow(r[:8]).peer_of(caller) for r in rows]
+            n = chats.CHAT_NCOLS
+            peers = [ChatRow(r[:n]).peer_of(caller) for r in rows]
             names = users.by_ids(tx, [p for p in peers if p])
             out = []
             for r, peer in zip(rows, peers, strict=True):
-                c = ChatRow(r[:8])
-                member = r[9:13]
+                c = ChatRow(r[:n])
+                member = r[n + 1:n + 5]
                 title = names[peer].display_name if peer and peer in names else None
                 history_from = int(member[3])
-                chat = chats.to_chat(
-                    c, caller, title=title, member=member,
-                    read_outbox_max_id=chats.read_outbox(tx, c.id, caller),
-                )
+                outbox = None if c.is_channel else chats.read_outbox(tx, c.id, caller)
+                chat = chats.to_chat(c, caller, title=title, member=member,
+                                     read_outbox_max_id=outbox)
                 out.append(Dialog(
                     chat=chat,
                     last_message=messages.last_visible(tx, c.id, caller, history_from),
@@ -418,10 +457,13 @@ class Messaging:
         terms = messages.search_terms(query)
         if not terms:
             raise errors.QUERY_TOO_SHORT("the query has no words")
+        now = _now()
 
         def txn(tx: Tx) -> list[Message]:
             if chat_id is not None:
-                member_standing(tx, chat_id, caller)
+                seat = access.for_read(tx, chat_id, caller, now)
+                if not seat.active:  # a public channel's preview: search it as a whole
+                    return messages.search_chat(tx, terms, chat_id, limit)
             return messages.search(tx, caller, terms, chat_id, limit)
 
         return await self._db.read(txn)
@@ -444,7 +486,7 @@ class Messaging:
             return chats.to_chat(
                 c, caller, title=title, member_count=chats.member_count(tx, chat_id),
                 member=chats.member_row(tx, chat_id, caller),
-                read_outbox_max_id=chats.read_outbox(tx, chat_id, caller),
+                read_outbox_max_id=None if c.is_channel else chats.read_outbox(tx, chat_id, caller),
             )
 
         return await self._db.read(txn)

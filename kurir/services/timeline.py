@@ -2,13 +2,14 @@
 
 One transaction takes the chat's next id (locking the chat row, so sends into one chat are
 serialized and ids are dense), stores the message and appends one `new_message` update,
-encoded once, to the log of every active member.
+encoded once: to the log of every active member of a private chat or group, or to the
+channel's own log for a channel or supergroup (one row, whatever the member count).
 """
 
 from __future__ import annotations
 
 from kurir.domain.types import ForwardHeader, Message, MessageEntity, Update
-from kurir.storage import chats, messages, updates
+from kurir.storage import channels, chats, messages, updates
 from kurir.storage.port import Tx
 from kurir.storage.updates import Appended
 
@@ -18,21 +19,31 @@ def post(
     entities: list[MessageEntity] | None = None, reply_to: int | None = None,
     fwd_from: ForwardHeader | None = None, media: dict[str, object] | None = None,
     reply_markup: dict[str, object] | None = None, action: dict[str, object] | None = None,
-    extra_recipients: tuple[int, ...] = (),
+    extra_recipients: tuple[int, ...] = (), post_author: str | None = None,
+    views: int | None = None,
 ) -> tuple[Message, Appended]:
-    message_id = chats.next_message_id(tx, chat_id, now)
+    message_id, channel_pts = chats.next_message_id(tx, chat_id, now)
     msg = Message(
         chat_id=chat_id, id=message_id, from_id=from_id, date=now, text=text,
         entities=entities or None, reply_to=reply_to, fwd_from=fwd_from, media=media,
-        reply_markup=reply_markup, action=action,
+        reply_markup=reply_markup, action=action, post_author=post_author, views=views,
     )
     messages.insert(tx, msg)
+    if channel_pts is not None:
+        return msg, channels.append(
+            tx, chat_id, Update(pts=0, type="new_message", message=msg), now, channel_pts
+        )
     recipients = chats.active_member_ids(tx, chat_id)
     appended = updates.append(
         tx, Update(pts=0, type="new_message", message=msg),
         [*recipients, *extra_recipients], now,
     )
     return msg, appended
+
+
+def notify_channel(tx: Tx, chat_id: int, update: Update, now: int) -> Appended:
+    """A change in a channel or supergroup (edit, delete, reaction, pin …): its own log."""
+    return channels.append(tx, chat_id, update, now)
 
 
 def notify(

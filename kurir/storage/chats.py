@@ -6,17 +6,31 @@ from kurir.domain.permissions import Standing
 from kurir.domain.types import Chat, ChatMember, Invite
 from kurir.storage.port import Row, Tx
 
-CHAT_COLS = "id, type, title, about, pinned_id, private_lo, private_hi, top_id"
+CHAT_COLS = (
+    "id, type, title, about, pinned_id, private_lo, private_hi, top_id, pts, username,"
+    " signatures, slow_mode, member_count, default_banned, linked_chat_id"
+)
+CHAT_NCOLS = len(CHAT_COLS.split(","))
+CHANNEL_TYPES = ("channel", "supergroup")
 
 
 class ChatRow:
     """A chats row as the services need it."""
 
-    __slots__ = ("about", "id", "pinned_id", "private_hi", "private_lo", "title", "top_id", "type")
+    __slots__ = ("about", "default_banned", "id", "linked_chat_id", "member_count",
+                 "pinned_id", "private_hi", "private_lo", "pts", "signatures", "slow_mode",
+                 "title", "top_id", "type", "username")
 
     def __init__(self, row: Row) -> None:
         (self.id, self.type, self.title, self.about, self.pinned_id,
-         self.private_lo, self.private_hi, self.top_id) = row
+         self.private_lo, self.private_hi, self.top_id, self.pts, self.username,
+         self.signatures, self.slow_mode, self.member_count, self.default_banned,
+         self.linked_chat_id) = row
+
+    @property
+    def is_channel(self) -> bool:
+        """A channel or supergroup: its own pts, O(1) writes per post."""
+        return self.type in CHANNEL_TYPES
 
     def peer_of(self, user_id: int) -> int | None:
         if self.type != "private":
@@ -70,14 +84,18 @@ def find_private(tx: Tx, a: int, b: int) -> int | None:
     return int(row[0]) if row else None
 
 
-def next_message_id(tx: Tx, chat_id: int, now: int) -> int:
-    """Hand out the chat's next message id. Locks the chat row until commit."""
+def next_message_id(tx: Tx, chat_id: int, now: int) -> tuple[int, int | None]:
+    """Hand out the chat's next message id, and for a channel its next pts with it (one
+    statement, one lock). Locks the chat row until commit."""
     row = tx.one(
-        "UPDATE chats SET top_id = top_id + 1, last_date = ? WHERE id = ? RETURNING top_id",
-        (now, chat_id),
+        "UPDATE chats SET top_id = top_id + 1, last_date = ?,"
+        " pts = CASE WHEN type IN ('channel', 'supergroup') THEN pts + 1 ELSE pts END,"
+        " pts_date = CASE WHEN type IN ('channel', 'supergroup') THEN ? ELSE pts_date END"
+        " WHERE id = ? RETURNING top_id, type, pts",
+        (now, now, chat_id),
     )
     assert row is not None
-    return int(row[0])
+    return int(row[0]), (int(row[2]) if row[1] in CHANNEL_TYPES else None)
 
 
 def lock(tx: Tx, chat_id: int) -> None:
@@ -213,7 +231,7 @@ def dialog_rows(tx: Tx, user_id: int, offset_chat_id: int, limit: int) -> list[R
         params.append(offset_chat_id)
     params.append(limit)
     return tx.all(
-        f"SELECT {', '.join('c.' + c for c in CHAT_COLS.split(', '))}, lm.gid,"
+        f"SELECT {', '.join('c.' + c.strip() for c in CHAT_COLS.split(','))}, lm.gid,"
         " m.role, m.status, m.read_max_id, m.history_from"
         " FROM chat_members m JOIN chats c ON c.id = m.chat_id"
         " JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.top_id"
@@ -229,10 +247,16 @@ def to_chat(
 ) -> Chat:
     chat = Chat(
         id=int(c.id), type=c.type, title=title if title is not None else c.title,
-        about=c.about or None, member_count=member_count,
+        about=c.about or None, username=c.username,
+        member_count=int(c.member_count) if c.is_channel else member_count,
         pinned_message_id=c.pinned_id, peer_id=c.peer_of(viewer_id),
         read_outbox_max_id=read_outbox_max_id,
     )
+    if c.is_channel:
+        chat.pts = int(c.pts)
+        chat.slow_mode = int(c.slow_mode) or None
+        chat.signatures = bool(c.signatures) or None
+        chat.linked_chat_id = c.linked_chat_id
     if member is not None:
         chat.role, chat.status, chat.read_inbox_max_id = member[0], member[1], int(member[2])
     return chat

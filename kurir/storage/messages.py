@@ -12,7 +12,7 @@ from kurir.storage.port import Row, Tx
 
 MSG_COLS = (
     "m.chat_id, m.id, m.from_id, m.date, m.text, m.entities, m.reply_to, m.fwd_from,"
-    " m.edit_date, m.reactions, m.media, m.reply_markup, m.action"
+    " m.edit_date, m.reactions, m.media, m.reply_markup, m.action, m.views, m.post_author"
 )
 _enc = msgspec.json.Encoder()
 _entities = msgspec.json.Decoder(list[MessageEntity])
@@ -39,15 +39,18 @@ def row_to_message(r: Row) -> Message:
         media=_obj.decode(r[10]) if r[10] else None,
         reply_markup=_obj.decode(r[11]) if r[11] else None,
         action=_obj.decode(r[12]) if r[12] else None,
+        views=r[13], post_author=r[14],
     )
 
 
 def insert(tx: Tx, m: Message) -> None:
     tx.execute(
         "INSERT INTO messages (chat_id, id, from_id, date, text, entities, reply_to, fwd_from,"
-        " media, reply_markup, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " media, reply_markup, action, views, post_author)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (m.chat_id, m.id, m.from_id, m.date, m.text, _json(m.entities or None), m.reply_to,
-         _json(m.fwd_from), _json(m.media), _json(m.reply_markup), _json(m.action)),
+         _json(m.fwd_from), _json(m.media), _json(m.reply_markup), _json(m.action), m.views,
+         m.post_author),
     )
 
 
@@ -212,19 +215,32 @@ def search_terms(query: str) -> list[str]:
     return _WORD.findall(query.lower())[:16]
 
 
+def _match(tx: Tx, terms: list[str]) -> tuple[str, str, str]:
+    """(FROM clause, match condition, query parameter) for each engine's index."""
+    if tx.dialect == "postgres":
+        return ("messages m", "m.tsv @@ to_tsquery('simple', ?)",
+                " & ".join(f"{t}:*" for t in terms))
+    return ("messages_fts f JOIN messages m ON m.gid = f.rowid", "messages_fts MATCH ?",
+            " ".join(f'"{t}"*' for t in terms))
+
+
+def search_chat(tx: Tx, terms: list[str], chat_id: int, limit: int) -> list[Message]:
+    """Search one public chat as a reader who is not a member (no per-user hiding)."""
+    source, match, query = _match(tx, terms)
+    rows = tx.all(
+        f"SELECT {MSG_COLS} FROM {source} WHERE {match} AND m.chat_id = ? AND m.deleted = 0"
+        " ORDER BY m.gid DESC LIMIT ?",
+        (query, chat_id, limit),
+    )
+    return [row_to_message(r) for r in rows]
+
+
 def search(
     tx: Tx, user_id: int, terms: list[str], chat_id: int | None, limit: int
 ) -> list[Message]:
     """Full-text search over what the user may see, newest first."""
-    params: list[Any] = []
-    if tx.dialect == "postgres":
-        source = "messages m"
-        match = "m.tsv @@ to_tsquery('simple', ?)"
-        params.append(" & ".join(f"{t}:*" for t in terms))
-    else:
-        source = "messages_fts f JOIN messages m ON m.gid = f.rowid"
-        match = "messages_fts MATCH ?"
-        params.append(" ".join(f'"{t}"*' for t in terms))
+    source, match, query = _match(tx, terms)
+    params: list[Any] = [query]
     where = [match, "cm.user_id = ?", "cm.status = 'member'"]
     params.append(user_id)
     if chat_id is not None:

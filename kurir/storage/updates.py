@@ -91,10 +91,12 @@ def _append_pg(tx: Tx, body: bytes, ids: list[int], date: int) -> list[tuple[int
 
 
 class Appended(msgspec.Struct, frozen=True):
-    """An update body and the (user_id, pts) pairs it was appended with."""
+    """An update body and where it was appended: the (user_id, pts) pairs of users' logs,
+    or (chat_id, pts) of a channel's log."""
 
     body: bytes
     recipients: list[tuple[int, int]]
+    channel: tuple[int, int] | None = None
 
 
 def current(tx: Tx, user_id: int) -> int:

@@ -13,6 +13,9 @@ Rules of a connection:
     request's id and may come back in any order.
  5. A client that does not read its pushes is closed once MAX_QUEUE frames wait for it
     (1013, try again later); it reconnects with `?pts=` and loses nothing.
+ 6. The channels and supergroups the user is in are followed from their pts when the socket
+    opened (or when the user joined one): their updates come as
+    `{"channel_id": C, "channel_update": {"pts": …}}` in each channel's pts order, by rule 3.
 """
 
 from __future__ import annotations
@@ -61,35 +64,67 @@ def _update_frame(pts: int, body: bytes) -> str:
     return (b'{"update":' + with_pts(pts, body) + b"}").decode()
 
 
-class Connection:
-    """One open socket; a `Listener` of the hub."""
+def _channel_frame(chat_id: int, pts: int, body: bytes) -> str:
+    return (b'{"channel_id":%d,"channel_update":' % chat_id + with_pts(pts, body) + b"}").decode()
 
-    def __init__(self, ws: WebSocket, caller: Caller, sync: Sync) -> None:
+
+class Connection:
+    """One open socket; a `Listener` of the hub.
+
+    Its queue holds what to write, in arrival order: ("t", text) a ready frame,
+    ("u", pts, body) a user update, ("c", chat_id, pts, body) a channel update,
+    ("x", code) close. Per channel it keeps the last pts sent, like `sent_pts` for the user's
+    own sequence, and the same rule 3 holds for each channel's sequence.
+    """
+
+    def __init__(self, ws: WebSocket, caller: Caller, sync: Sync, hub: Hub) -> None:
         self.ws = ws
         self.caller = caller
         self.session_id = caller.session_id
         self._sync = sync
-        self._out: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        self._hub = hub
+        self._out: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self.sent_pts = 0
+        self.channels: dict[int, int] = {}
         self.closing: int | None = None
 
     # hub callbacks (run on the event loop, must not block) --------------------------------
     def on_update(self, pts: int, body: bytes) -> None:
-        self._enqueue((pts, body))
+        self._enqueue(("u", pts, body))
+
+    def on_channel_update(self, chat_id: int, pts: int, body: bytes) -> None:
+        self._enqueue(("c", chat_id, pts, body))
+
+    def on_channel_joined(self, chat_id: int, pts: int) -> None:
+        if chat_id not in self.channels:
+            self.channels[chat_id] = pts
+            self._hub.follow(chat_id, self)
+
+    def on_channel_left(self, chat_id: int) -> None:
+        if self.channels.pop(chat_id, None) is not None:
+            self._hub.unfollow(chat_id, self)
 
     def on_event(self, frame: bytes) -> None:
-        self._enqueue((0, frame.decode()))
+        self._enqueue(("t", frame.decode()))
 
     def on_session_end(self) -> None:
-        self._enqueue((-1, CLOSE_AUTH))
+        self._enqueue(("x", CLOSE_AUTH))
 
     def reply(self, text: str) -> None:
-        self._enqueue((0, text))
+        self._enqueue(("t", text))
 
-    def _enqueue(self, item: tuple[int, Any]) -> None:
-        if self._out.qsize() >= MAX_QUEUE and item[0] >= 0:
-            item = (-1, CLOSE_SLOW)
+    def _enqueue(self, item: tuple[Any, ...]) -> None:
+        if self._out.qsize() >= MAX_QUEUE and item[0] != "x":
+            item = ("x", CLOSE_SLOW)
         self._out.put_nowait(item)
+
+    def follow_all(self, channels: list[tuple[int, int]]) -> None:
+        for chat_id, pts in channels:
+            self.on_channel_joined(chat_id, pts)
+
+    def unfollow_all(self) -> None:
+        for chat_id in list(self.channels):
+            self.on_channel_left(chat_id)
 
     # the writer ---------------------------------------------------------------------------
     async def write_loop(self) -> None:
@@ -99,21 +134,39 @@ class Connection:
 
     async def _write_loop(self) -> None:
         while True:
-            pts, payload = await self._out.get()
-            if pts == 0:
-                await self.ws.send_text(payload)
-            elif pts < 0:
-                self.closing = payload
-                await self.ws.close(code=payload)
+            item = await self._out.get()
+            kind = item[0]
+            if kind == "t":
+                await self.ws.send_text(item[1])
+            elif kind == "u":
+                await self._send_update(item[1], item[2])
+            elif kind == "c":
+                await self._send_channel_update(item[1], item[2], item[3])
+            else:
+                self.closing = item[1]
+                await self.ws.close(code=item[1])
                 return
-            elif pts > self.sent_pts:
-                if pts > self.sent_pts + 1:
-                    for p, body in await self._sync.between(
-                        self.caller.user_id, self.sent_pts, pts - 1
-                    ):
-                        await self.ws.send_text(_update_frame(p, body))
-                await self.ws.send_text(_update_frame(pts, payload))
-                self.sent_pts = pts
+
+    async def _send_update(self, pts: int, body: bytes) -> None:
+        if pts <= self.sent_pts:
+            return
+        if pts > self.sent_pts + 1:
+            for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts,
+                                                       pts - 1):
+                await self.ws.send_text(_update_frame(p, missing))
+        await self.ws.send_text(_update_frame(pts, body))
+        self.sent_pts = pts
+
+    async def _send_channel_update(self, chat_id: int, pts: int, body: bytes) -> None:
+        sent = self.channels.get(chat_id)
+        if sent is None or pts <= sent:
+            return  # not followed (left meanwhile), or already sent
+        if pts > sent + 1:
+            for p, missing in await self._sync.channel_between(chat_id, sent, pts - 1):
+                await self.ws.send_text(_channel_frame(chat_id, p, missing))
+        await self.ws.send_text(_channel_frame(chat_id, pts, body))
+        if chat_id in self.channels:
+            self.channels[chat_id] = pts
 
     async def send_backlog(self, since: int) -> None:
         """Rule 2: everything above `since`, from the log, before anything live."""
@@ -152,10 +205,13 @@ class WsEndpoint:
         except ValueError:
             await ws.close(code=1008, reason="pts must be a whole number")
             return
-        conn = Connection(ws, caller, self._sync)
+        conn = Connection(ws, caller, self._sync, self._hub)
         first = self._hub.attach(caller.user_id, conn)
         writer: asyncio.Task[None] | None = None
         try:
+            # channels are followed live from their current pts; a client catches up on
+            # them with getChannelDifference (getDifference lists the channels that moved)
+            conn.follow_all(await self._sync.channels_of(caller.user_id))
             if since is None:
                 conn.sent_pts = (await self._sync.state(caller.user_id)).pts
             else:
@@ -169,6 +225,7 @@ class WsEndpoint:
         finally:
             if writer is not None:
                 writer.cancel()
+            conn.unfollow_all()
             if self._hub.detach(caller.user_id, conn):
                 await self._presence.went_offline(caller.user_id)
 

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX chats_username ON chats (lower(username));
