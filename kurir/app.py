@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from kurir.api import accounts as accounts_api
+from kurir.api import channels as channels_api
 from kurir.api import chats as chats_api
 from kurir.api import messages as messages_api
 from kurir.api.context import Services
@@ -25,6 +26,7 @@ from kurir.config import Config
 from kurir.domain import errors
 from kurir.live import Hub
 from kurir.services.accounts import Accounts
+from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.messaging import Messaging
 from kurir.services.presence import Presence
@@ -62,16 +64,18 @@ def build_core(config: Config) -> Kurir:
     bus = MemoryBus()
     hub = Hub(bus)
     hasher = PasswordHasher(memory_cost=config.argon2_memory_kib, time_cost=config.argon2_time_cost)
+    channels = Channels(db, hub)
     services = Services(
         accounts=Accounts(db, hub, hasher, config.signups_per_minute,
                           config.login_failures_per_ip),
         messaging=Messaging(db, hub, config.sends_per_second, config.send_burst),
-        chats=Chats(db, hub),
-        sync=Sync(db),
+        chats=Chats(db, hub, channels),
+        channels=channels,
+        sync=Sync(db, config.channel_difference_too_long),
     )
     registry = Registry(
         [*accounts_api.methods(services), *messages_api.methods(services),
-         *chats_api.methods(services)]
+         *chats_api.methods(services), *channels_api.methods(services)]
     )
     return Kurir(config, db, services, registry, hub)
 

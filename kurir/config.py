@@ -35,6 +35,9 @@ class Config:
     login_failures_per_ip: float = 50.0
     sends_per_second: float = 30.0
     send_burst: float = 100.0
+    # how far behind a channel's log a getChannelDifference may be before it answers
+    # too_long with recent messages instead (Telegram's channelDifferenceTooLong)
+    channel_difference_too_long: int = 1000
     log_level: str = "info"
     log_json: bool = False
     access_log: bool = False

@@ -8,7 +8,8 @@ import msgspec
 
 from kurir.api.context import Services
 from kurir.api.registry import Method
-from kurir.domain.types import Chat, ChatMember, Difference, Id, Invite, OptId, State
+from kurir.domain.types import Chat, ChatMember, Id, Invite, OptId
+from kurir.services.sync import RawDifference, State
 
 Hash = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -61,6 +62,8 @@ class Empty(msgspec.Struct):
 class GetDifference(msgspec.Struct):
     pts: OptId
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    # the date of the client's last state: the result then lists the channels that moved
+    date: OptId | None = None
 
 
 def methods(s: Services) -> list[Method]:
@@ -105,7 +108,7 @@ def methods(s: Services) -> list[Method]:
                lambda c, p: c_.join_by_invite(c.user_id, p.hash), "Join a group by its link."),
         Method("updates.getState", Empty, State, lambda c, p: s.sync.state(c.user_id),
                "The caller's current pts."),
-        Method("updates.getDifference", GetDifference, Difference,
-               lambda c, p: s.sync.difference(c.user_id, p.pts, p.limit),
+        Method("updates.getDifference", GetDifference, RawDifference,
+               lambda c, p: s.sync.difference(c.user_id, p.pts, p.limit, p.date),
                "Every update above pts, in order, paged."),
     ]

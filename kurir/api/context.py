@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kurir.services.accounts import Accounts
+from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.messaging import Messaging
 from kurir.services.sync import Sync
@@ -15,6 +16,7 @@ class Services:
     accounts: Accounts
     messaging: Messaging
     chats: Chats
+    channels: Channels
     sync: Sync
 
 

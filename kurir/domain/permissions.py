@@ -37,6 +37,13 @@ class Standing:
         return self.active and self.role in ("owner", "admin")
 
 
+def require_basic(standing: Standing | None) -> Standing | None:
+    """These rules are for private chats and basic groups; channels have their own."""
+    if standing is not None and standing.chat_type in ("channel", "supergroup"):
+        raise errors.CHANNEL_INVALID("use the channels.* methods for this chat")
+    return standing
+
+
 def require_visible(standing: Standing | None) -> Standing:
     """Rule 1: no standing at all means the chat is unknown to the caller."""
     if standing is None:

@@ -98,6 +98,7 @@ class Chat(Base):
     linked_chat_id: int | None = None
     admin_rights: dict[str, bool] | None = None
     banned_rights: dict[str, bool] | None = None
+    default_banned_rights: dict[str, bool] | None = None
 
 
 class ChatMember(Base):
@@ -106,6 +107,9 @@ class ChatMember(Base):
     status: MemberStatus
     joined: int
     inviter_id: int | None = None
+    admin_rights: dict[str, bool] | None = None
+    banned_rights: dict[str, bool] | None = None
+    until_date: int | None = None
 
 
 class Dialog(Base):
@@ -164,6 +168,7 @@ class Update(Base):
     chat: Chat | None = None
     user: User | None = None
     session_id: int | None = None
+    rights: dict[str, bool] | None = None
 
 
 class Difference(Base):

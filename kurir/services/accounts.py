@@ -206,6 +206,7 @@ class Accounts:
                 "UPDATE users SET username = ?, username_key = ? WHERE id = ?",
                 (username, key, caller.user_id),
             )
+            q.claim_username(tx, caller.user_id, key)
             return q.by_id(tx, caller.user_id)
 
         try:

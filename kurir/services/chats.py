@@ -13,9 +13,12 @@ import secrets
 import time
 
 from kurir.domain import errors, permissions, rules
+from kurir.domain.rights import AdminRights, BannedRights, require_may
 from kurir.domain.types import Chat, ChatMember, Invite, Update
 from kurir.live import Hub
 from kurir.services import timeline
+from kurir.services.channels import Channels, upgrade_txn
+from kurir.storage import channels as channel_rows
 from kurir.storage import chats, users
 from kurir.storage.port import Database, Tx
 from kurir.storage.updates import Appended
@@ -29,9 +32,28 @@ def _now() -> int:
 
 
 class Chats:
-    def __init__(self, db: Database, hub: Hub) -> None:
+    def __init__(self, db: Database, hub: Hub, channels: Channels) -> None:
         self._db = db
         self._hub = hub
+        self._channels = channels
+
+    @staticmethod
+    def _standing(tx: Tx, chat_id: int, user_id: int) -> permissions.Standing | None:
+        return permissions.require_basic(chats.standing(tx, chat_id, user_id))
+
+    @staticmethod
+    def _may_invite(tx: Tx, chat_id: int, user_id: int, now: int) -> None:
+        """Invite links: a basic group's admins; a channel's holders of INVITE_USERS (and a
+        supergroup's members unless restricted from inviting)."""
+        chat = chats.get(tx, chat_id)
+        if chat is not None and chat.is_channel:
+            found = channel_rows.member(tx, chat, user_id)
+            if found is None and chat.username is None:
+                raise errors.CHAT_NOT_FOUND("chat not found")
+            require_may(found[0] if found else None, int(chat.default_banned), now,
+                        AdminRights.INVITE_USERS, BannedRights.INVITE_USERS)
+            return
+        permissions.require_admin(chats.standing(tx, chat_id, user_id))
 
     def _push(self, appended: list[Appended]) -> None:
         for a in appended:
@@ -79,8 +101,8 @@ class Chats:
     async def add_member(self, caller: int, chat_id: int, user_id: int) -> bool:
         now = _now()
 
-        def txn(tx: Tx) -> list[Appended]:
-            permissions.require_admin(chats.standing(tx, chat_id, caller))
+        def txn(tx: Tx) -> tuple[list[Appended], list[tuple[int, int]]]:
+            permissions.require_admin(self._standing(tx, chat_id, caller))
             if not users.exists(tx, user_id):
                 raise errors.USER_ID_INVALID("no such user")
             chats.lock(tx, chat_id)
@@ -88,16 +110,23 @@ class Chats:
             if current is not None and current.active:
                 raise errors.USER_ALREADY_PARTICIPANT("already a member")
             if chats.member_count(tx, chat_id) >= GROUP_MAX_MEMBERS:
-                raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS}")
+                # a group that outgrows a basic group's limit becomes a supergroup, in place
+                _, out, members, pts = upgrade_txn(tx, chat_id, caller, now)
+                joined, from_pts = self._channels.join_txn(tx, chat_id, user_id, caller, now)
+                return out + joined, [(u, pts) for u in members] + [(user_id, from_pts)]
             c = chats.get(tx, chat_id)
             assert c is not None
             chats.put_member(tx, chat_id, user_id, "member", caller, now, int(c.top_id))
             _, posted = timeline.post(
                 tx, chat_id, caller, now, action={"type": "chat_add_user", "user_ids": [user_id]}
             )
-            return [posted, self._member_update(tx, chat_id, user_id, "member", "member", now)]
+            return [posted, self._member_update(tx, chat_id, user_id, "member", "member",
+                                                now)], []
 
-        self._push(await self._db.write(txn))
+        out, follows = await self._db.write(txn)
+        for uid, pts in follows:
+            self._hub.channel_joined(uid, chat_id, pts)
+        self._push(out)
         return True
 
     async def remove_member(self, caller: int, chat_id: int, user_id: int) -> bool:
@@ -106,7 +135,7 @@ class Chats:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            actor = permissions.require_member(chats.standing(tx, chat_id, caller))
+            actor = permissions.require_member(self._standing(tx, chat_id, caller))
             if actor.chat_type == "private":
                 raise errors.PEER_INVALID("not possible in a private chat")
             chats.lock(tx, chat_id)
@@ -127,7 +156,7 @@ class Chats:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            standing = permissions.require_member(chats.standing(tx, chat_id, caller))
+            standing = permissions.require_member(self._standing(tx, chat_id, caller))
             if standing.chat_type == "private":
                 raise errors.PEER_INVALID("a private chat cannot be left")
             chats.lock(tx, chat_id)
@@ -165,7 +194,7 @@ class Chats:
         role = "admin" if is_admin else "member"
 
         def txn(tx: Tx) -> list[Appended]:
-            permissions.require_owner(chats.standing(tx, chat_id, caller))
+            permissions.require_owner(self._standing(tx, chat_id, caller))
             chats.lock(tx, chat_id)
             target = chats.standing(tx, chat_id, user_id)
             if target is None or not target.active:
@@ -185,7 +214,7 @@ class Chats:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            permissions.require_admin(self._standing(tx, chat_id, caller))
             c = chats.get(tx, chat_id)
             assert c is not None
             if c.title == title:
@@ -201,7 +230,7 @@ class Chats:
 
     async def members(self, caller: int, chat_id: int) -> list[ChatMember]:
         def txn(tx: Tx) -> list[ChatMember]:
-            permissions.require_member(chats.standing(tx, chat_id, caller))
+            permissions.require_member(self._standing(tx, chat_id, caller))
             return chats.members(tx, chat_id)
 
         return await self._db.read(txn)
@@ -215,25 +244,29 @@ class Chats:
             raise errors.BAD_REQUEST("expire_date is in the past")
 
         def txn(tx: Tx) -> Invite:
-            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            self._may_invite(tx, chat_id, caller, now)
             return chats.create_invite(tx, secrets.token_urlsafe(12), chat_id, caller, now,
                                        usage_limit, expire_date)
 
         return await self._db.write(txn)
 
     async def invites(self, caller: int, chat_id: int) -> list[Invite]:
+        now = _now()
+
         def txn(tx: Tx) -> list[Invite]:
-            permissions.require_admin(chats.standing(tx, chat_id, caller))
+            self._may_invite(tx, chat_id, caller, now)
             return chats.invites_of(tx, chat_id)
 
         return await self._db.read(txn)
 
     async def revoke_invite(self, caller: int, hash_: str) -> bool:
+        now = _now()
+
         def txn(tx: Tx) -> None:
             inv = chats.invite(tx, hash_)
             if inv is None:
                 raise errors.INVITE_HASH_INVALID("no such invite link")
-            permissions.require_admin(chats.standing(tx, inv.chat_id, caller))
+            self._may_invite(tx, inv.chat_id, caller, now)
             chats.revoke_invite(tx, hash_)
 
         await self._db.write(txn)
@@ -256,18 +289,24 @@ class Chats:
             inv = self._usable(chats.invite(tx, hash_), now)
             c = chats.get(tx, inv.chat_id)
             assert c is not None
-            return {"chat_id": inv.chat_id, "title": c.title,
-                    "member_count": chats.member_count(tx, inv.chat_id)}
+            count = int(c.member_count) if c.is_channel else chats.member_count(tx, c.id)
+            return {"chat_id": inv.chat_id, "title": c.title, "member_count": count}
 
         return await self._db.read(txn)
 
     async def join_by_invite(self, caller: int, hash_: str) -> Chat:
         now = _now()
 
-        def txn(tx: Tx) -> tuple[Chat, list[Appended]]:
+        def txn(tx: Tx) -> tuple[Chat, list[Appended], int | None]:
             inv = self._usable(chats.invite(tx, hash_), now)
             chat_id = inv.chat_id
             chats.lock(tx, chat_id)
+            c = chats.get(tx, chat_id)
+            assert c is not None
+            if c.is_channel:
+                if not chats.use_invite(tx, hash_, now):
+                    raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
+                return self._channels.join_invited(tx, chat_id, caller, inv.creator_id, now)
             current = chats.standing(tx, chat_id, caller)
             if current is not None and current.active:
                 raise errors.USER_ALREADY_PARTICIPANT("you are already a member")
@@ -275,8 +314,6 @@ class Chats:
                 raise errors.CHAT_FORBIDDEN("you were removed from this chat")
             if chats.member_count(tx, chat_id) >= GROUP_MAX_MEMBERS:
                 raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS}")
-            c = chats.get(tx, chat_id)
-            assert c is not None
             chats.put_member(tx, chat_id, caller, "member", inv.creator_id, now, int(c.top_id))
             if not chats.use_invite(tx, hash_, now):
                 raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
@@ -286,8 +323,10 @@ class Chats:
             member = self._member_update(tx, chat_id, caller, "member", "member", now)
             chat = chats.to_chat(c, caller, member_count=chats.member_count(tx, chat_id),
                                  member=chats.member_row(tx, chat_id, caller))
-            return chat, [posted, member]
+            return chat, [posted, member], None
 
-        chat, appended = await self._db.write(txn)
+        chat, appended, follow_from = await self._db.write(txn)
+        if follow_from is not None:
+            self._hub.channel_joined(caller, chat.id, follow_from)
         self._push(appended)
         return chat

@@ -16,9 +16,11 @@ import msgspec
 from kurir.domain import entities as entity_rules
 from kurir.domain import errors, permissions, rules
 from kurir.domain.ratelimit import RateLimiter
+from kurir.domain.rights import is_banned
 from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEntity, Update
 from kurir.live import Hub
 from kurir.services import access, timeline
+from kurir.services.channels import channel_view
 from kurir.storage import channels, chats, messages, users
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Tx
@@ -469,9 +471,25 @@ class Messaging:
         return await self._db.read(txn)
 
     async def get_chat(self, caller: int, chat_id: int) -> Chat:
+        now = _now()
+
         def txn(tx: Tx) -> Chat:
-            standing = permissions.require_visible(chats.standing(tx, chat_id, caller))
             c = chats.get(tx, chat_id)
+            if c is not None and c.is_channel:
+                found = channels.member(tx, c, caller)
+                if found is None or not found[0].active:
+                    # public: anyone may look; private: only who was in it, and then
+                    # nothing of what happened since (as below)
+                    if c.username is not None and not is_banned(found[0] if found else None,
+                                                                now):
+                        return channel_view(tx, c, caller)
+                    if found is None:
+                        raise errors.CHAT_NOT_FOUND("chat not found")
+                    return msgspec.convert({"id": c.id, "type": c.type, "title": c.title,
+                                            "role": found[0].role, "status": found[0].status},
+                                           Chat)
+                return channel_view(tx, c, caller)
+            standing = permissions.require_visible(chats.standing(tx, chat_id, caller))
             assert c is not None
             if not standing.active:
                 # as Telegram's chatForbidden: that it exists and what one's standing is,

@@ -30,7 +30,15 @@ def create(
     )
     assert row is not None
     tx.execute("INSERT INTO user_states (user_id, pts) VALUES (?, 0)", (row[0],))
+    claim_username(tx, int(row[0]), key)
     return row_to_user(row)
+
+
+def claim_username(tx: Tx, user_id: int, key: str) -> None:
+    """Take `key` in the namespace users share with public chats (Conflict when taken),
+    freeing the user's old one."""
+    tx.execute("DELETE FROM usernames WHERE user_id = ?", (user_id,))
+    tx.execute("INSERT INTO usernames (key, user_id) VALUES (?, ?)", (key, user_id))
 
 
 def by_id(tx: Tx, user_id: int) -> User | None:
