@@ -18,6 +18,7 @@ from kurir.api import accounts as accounts_api
 from kurir.api import channels as channels_api
 from kurir.api import chats as chats_api
 from kurir.api import messages as messages_api
+from kurir.api import threads as threads_api
 from kurir.api.context import Services
 from kurir.api.openapi import document
 from kurir.api.registry import Registry
@@ -31,6 +32,7 @@ from kurir.services.chats import Chats
 from kurir.services.messaging import Messaging
 from kurir.services.presence import Presence
 from kurir.services.sync import Sync
+from kurir.services.threads import Threads
 from kurir.storage.port import Database
 from kurir.storage.postgres import PostgresDatabase
 from kurir.storage.sqlite import SqliteDatabase
@@ -71,11 +73,13 @@ def build_core(config: Config) -> Kurir:
         messaging=Messaging(db, hub, config.sends_per_second, config.send_burst),
         chats=Chats(db, hub, channels),
         channels=channels,
+        threads=Threads(db, hub),
         sync=Sync(db, config.channel_difference_too_long),
     )
     registry = Registry(
         [*accounts_api.methods(services), *messages_api.methods(services),
-         *chats_api.methods(services), *channels_api.methods(services)]
+         *chats_api.methods(services), *channels_api.methods(services),
+         *threads_api.methods(services)]
     )
     return Kurir(config, db, services, registry, hub)
 

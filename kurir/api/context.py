@@ -9,6 +9,7 @@ from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.messaging import Messaging
 from kurir.services.sync import Sync
+from kurir.services.threads import Threads
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Services:
     messaging: Messaging
     chats: Chats
     channels: Channels
+    threads: Threads
     sync: Sync
 
 

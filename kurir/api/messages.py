@@ -23,6 +23,8 @@ class Send(msgspec.Struct):
     user_id: Id | None = None
     reply_to: Id | None = None
     entities: Annotated[list[MessageEntity], msgspec.Meta(max_length=1000)] | None = None
+    # a forum supergroup's topic to post in
+    topic_id: Id | None = None
 
 
 class Forward(msgspec.Struct):
@@ -113,7 +115,7 @@ def methods(s: Services) -> list[Method]:
     return [
         Method("messages.send", Send, Message,
                lambda c, p: m.send(c.user_id, p.chat_id, p.user_id, p.text, p.random_id,
-                                   p.reply_to, p.entities),
+                                   p.reply_to, p.entities, topic_id=p.topic_id),
                "Send a text message to a chat, or to a user (their private chat)."),
         Method("messages.forward", Forward, list[Message],
                lambda c, p: m.forward(c.user_id, p.from_chat_id, p.message_ids, p.chat_id,

@@ -74,6 +74,10 @@ class Message(Base):
     action: dict[str, Any] | None = None
     views: int | None = None
     post_author: str | None = None
+    # the thread it belongs to: a forum topic, or a channel post's comments (root id)
+    thread_id: int | None = None
+    # on a channel post with comments, and on a thread's root: {count, chat_id, root_id}
+    replies: dict[str, Any] | None = None
 
 
 class Chat(Base):

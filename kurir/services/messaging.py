@@ -19,7 +19,7 @@ from kurir.domain.ratelimit import RateLimiter
 from kurir.domain.rights import is_banned
 from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEntity, Update
 from kurir.live import Hub
-from kurir.services import access, timeline
+from kurir.services import access, threads, timeline
 from kurir.services.channels import channel_view
 from kurir.storage import channels, chats, messages, users
 from kurir.storage.chats import ChatRow
@@ -104,6 +104,7 @@ class Messaging:
         self, caller: int, chat_id: int | None, user_id: int | None, text: str, random_id: int,
         reply_to: int | None = None, entities: list[MessageEntity] | None = None,
         media: dict[str, object] | None = None, reply_markup: dict[str, object] | None = None,
+        topic_id: int | None = None,
     ) -> Message:
         if media is None:  # a media message may go without a caption
             rules.check_message_text(text)
@@ -111,7 +112,7 @@ class Messaging:
         self._check_flood(caller)
         now = _now()
 
-        def txn(tx: Tx) -> tuple[Message, Appended | None]:
+        def txn(tx: Tx) -> tuple[Message, list[Appended] | None]:
             seen = messages.by_random_id(tx, caller, random_id)
             if seen is not None:
                 first = messages.any_by_id(tx, *seen)
@@ -124,17 +125,19 @@ class Messaging:
             ):
                 raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
             views, signature = self._channel_post(tx, seat, now)
+            thread_id = threads.place(tx, seat, reply_to, topic_id, now)
             msg, appended = timeline.post(
                 tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
                 media=media, reply_markup=reply_markup, views=views, post_author=signature,
+                thread_id=thread_id,
             )
             messages.remember_random_id(tx, caller, random_id, target, msg.id)
-            return msg, appended
+            return msg, [appended, *threads.after_post(tx, seat, msg, now)]
 
         msg, appended = await self._write_once(txn)
         if appended is not None:  # a new message, so its chat is the one resolved
             self._private.remember(caller, user_id, msg.chat_id)
-        self._push(appended)
+            self._push(*appended)
         return msg
 
     @staticmethod

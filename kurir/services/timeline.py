@@ -20,13 +20,15 @@ def post(
     fwd_from: ForwardHeader | None = None, media: dict[str, object] | None = None,
     reply_markup: dict[str, object] | None = None, action: dict[str, object] | None = None,
     extra_recipients: tuple[int, ...] = (), post_author: str | None = None,
-    views: int | None = None,
+    views: int | None = None, thread_id: int | None = None,
+    replies: dict[str, object] | None = None,
 ) -> tuple[Message, Appended]:
     message_id, channel_pts = chats.next_message_id(tx, chat_id, now)
     msg = Message(
         chat_id=chat_id, id=message_id, from_id=from_id, date=now, text=text,
         entities=entities or None, reply_to=reply_to, fwd_from=fwd_from, media=media,
         reply_markup=reply_markup, action=action, post_author=post_author, views=views,
+        thread_id=thread_id, replies=replies,
     )
     messages.insert(tx, msg)
     if channel_pts is not None:

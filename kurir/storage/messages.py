@@ -12,7 +12,8 @@ from kurir.storage.port import Row, Tx
 
 MSG_COLS = (
     "m.chat_id, m.id, m.from_id, m.date, m.text, m.entities, m.reply_to, m.fwd_from,"
-    " m.edit_date, m.reactions, m.media, m.reply_markup, m.action, m.views, m.post_author"
+    " m.edit_date, m.reactions, m.media, m.reply_markup, m.action, m.views, m.post_author,"
+    " m.thread_id, m.replies"
 )
 _enc = msgspec.json.Encoder()
 _entities = msgspec.json.Decoder(list[MessageEntity])
@@ -39,18 +40,19 @@ def row_to_message(r: Row) -> Message:
         media=_obj.decode(r[10]) if r[10] else None,
         reply_markup=_obj.decode(r[11]) if r[11] else None,
         action=_obj.decode(r[12]) if r[12] else None,
-        views=r[13], post_author=r[14],
+        views=r[13], post_author=r[14], thread_id=r[15],
+        replies=_obj.decode(r[16]) if r[16] else None,
     )
 
 
 def insert(tx: Tx, m: Message) -> None:
     tx.execute(
         "INSERT INTO messages (chat_id, id, from_id, date, text, entities, reply_to, fwd_from,"
-        " media, reply_markup, action, views, post_author)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " media, reply_markup, action, views, post_author, thread_id, replies)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (m.chat_id, m.id, m.from_id, m.date, m.text, _json(m.entities or None), m.reply_to,
          _json(m.fwd_from), _json(m.media), _json(m.reply_markup), _json(m.action), m.views,
-         m.post_author),
+         m.post_author, m.thread_id, _json(m.replies)),
     )
 
 
@@ -96,6 +98,25 @@ def history(
             (chat_id, offset_id or 2**62, history_from, user_id, limit),
         )
     return [row_to_message(r) for r in rows]
+
+
+def thread(tx: Tx, chat_id: int, root_id: int, offset_id: int, limit: int) -> list[Message]:
+    """A thread's messages (not its root), newest first, ids below `offset_id` if given."""
+    rows = tx.all(
+        f"SELECT {MSG_COLS} FROM messages m WHERE m.chat_id = ? AND m.thread_id = ?"
+        " AND m.id <> ? AND m.id < ? AND m.deleted = 0 ORDER BY m.id DESC LIMIT ?",
+        (chat_id, root_id, root_id, offset_id or 2**62, limit),
+    )
+    return [row_to_message(r) for r in rows]
+
+
+def thread_unread(tx: Tx, chat_id: int, root_id: int, user_id: int, read_max_id: int) -> int:
+    row = tx.one(
+        "SELECT COUNT(*) FROM messages m WHERE m.chat_id = ? AND m.thread_id = ? AND m.id > ?"
+        " AND m.id <> ? AND m.from_id <> ? AND m.deleted = 0",
+        (chat_id, root_id, read_max_id, root_id, user_id),
+    )
+    return int(row[0]) if row else 0
 
 
 def last_visible(tx: Tx, chat_id: int, user_id: int, history_from: int) -> Message | None:
