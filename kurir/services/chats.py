@@ -297,7 +297,7 @@ class Chats:
     async def join_by_invite(self, caller: int, hash_: str) -> Chat:
         now = _now()
 
-        def txn(tx: Tx) -> tuple[Chat, list[Appended], int | None]:
+        def txn(tx: Tx) -> tuple[Chat, list[Appended], list[tuple[int, int]]]:
             inv = self._usable(chats.invite(tx, hash_), now)
             chat_id = inv.chat_id
             chats.lock(tx, chat_id)
@@ -306,14 +306,22 @@ class Chats:
             if c.is_channel:
                 if not chats.use_invite(tx, hash_, now):
                     raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
-                return self._channels.join_invited(tx, chat_id, caller, inv.creator_id, now)
+                chat, out, pts = self._channels.join_invited(tx, chat_id, caller,
+                                                             inv.creator_id, now)
+                return chat, out, [(caller, pts)]
             current = chats.standing(tx, chat_id, caller)
             if current is not None and current.active:
                 raise errors.USER_ALREADY_PARTICIPANT("you are already a member")
             if current is not None and current.status == "kicked":
                 raise errors.CHAT_FORBIDDEN("you were removed from this chat")
             if chats.member_count(tx, chat_id) >= GROUP_MAX_MEMBERS:
-                raise errors.CHAT_MEMBERS_TOO_MANY(f"a group has at most {GROUP_MAX_MEMBERS}")
+                # full: the group becomes a supergroup, then the link lets the user in
+                if not chats.use_invite(tx, hash_, now):
+                    raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
+                _, out, members, pts = upgrade_txn(tx, chat_id, inv.creator_id, now)
+                chat, joined, from_pts = self._channels.join_invited(tx, chat_id, caller,
+                                                                     inv.creator_id, now)
+                return chat, out + joined, [(u, pts) for u in members] + [(caller, from_pts)]
             chats.put_member(tx, chat_id, caller, "member", inv.creator_id, now, int(c.top_id))
             if not chats.use_invite(tx, hash_, now):
                 raise errors.INVITE_HASH_EXPIRED("this invite link no longer works")
@@ -323,10 +331,10 @@ class Chats:
             member = self._member_update(tx, chat_id, caller, "member", "member", now)
             chat = chats.to_chat(c, caller, member_count=chats.member_count(tx, chat_id),
                                  member=chats.member_row(tx, chat_id, caller))
-            return chat, [posted, member], None
+            return chat, [posted, member], []
 
-        chat, appended, follow_from = await self._db.write(txn)
-        if follow_from is not None:
-            self._hub.channel_joined(caller, chat.id, follow_from)
+        chat, appended, follows = await self._db.write(txn)
+        for uid, pts in follows:
+            self._hub.channel_joined(uid, chat.id, pts)
         self._push(appended)
         return chat
