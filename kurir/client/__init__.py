@@ -2,9 +2,10 @@
 
 from kurir.client.errors import KurirError
 from kurir.client.sdk import Client, UpdateStream, new_random_id
-from kurir.client.sequence import PtsSequence, Update, Verdict
+from kurir.client.sequence import ChannelSequences, PtsSequence, Update, Verdict
 
 __all__ = [
+    "ChannelSequences",
     "Client",
     "KurirError",
     "PtsSequence",

@@ -9,6 +9,28 @@
 Delivery of updates follows the contract's pts rule (see sequence.py): every update is
 delivered once and in pts order, whether it came pushed over the socket, replayed by the
 server after a reconnect (`?pts=`), or fetched with `updates.getDifference` to fill a gap.
+
+Channels and supergroups have a pts sequence each (`channel_pts`), followed by the same rule:
+their updates come into the same stream as the user's, each with a `"channel_id"` key added
+(the user's updates never have one), in each channel's pts order; the user's own order is
+untouched. A gap in a channel is filled with `updates.getChannelDifference`, page by page.
+When the server answers that a channel's gap is too long, the stream gets instead
+
+    {"type": "channel_too_long", "channel_id": C, "pts": P, "messages": [recent Message]}
+
+(newest first, as the server sends them): the updates up to P are not replayed, so the
+application should reload that chat's history (these are the recent messages); the
+channel's updates after P follow as usual.
+
+Which channels: every channel or supergroup whose updates the socket pushes; one the user
+joins (a `chat_member` update about them; `chats.get` gives its pts); a group upgraded to
+a supergroup (`chat_upgraded`: its log starts at pts 0). One the user leaves or is removed
+from is dropped. On each (re)connect and in `catch_up`, a client that has a `state_date`
+asks `updates.getDifference` with it for the channels that moved since, fetches the missed
+updates of those it follows, and starts following the others at their current pts without
+their history. A new client (`register`, or a first `connect`/`catch_up` without `pts`)
+starts with `state_date` 0, which lists every channel the user is in. To resume after a
+restart, save `pts`, `state_date` and `channel_pts` together and set them back.
 """
 
 from __future__ import annotations
@@ -20,7 +42,7 @@ import secrets
 from collections.abc import Callable
 from functools import partial
 from itertools import count
-from typing import Any, Final, Self
+from typing import Any, Final, NamedTuple, Self
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -37,7 +59,7 @@ from kurir.client.errors import (
     session_ended,
 )
 from kurir.client.feed import Feed
-from kurir.client.sequence import PtsSequence, Update
+from kurir.client.sequence import ChannelSequences, PtsSequence, Update
 
 log = logging.getLogger("kurir.client")
 
@@ -64,6 +86,20 @@ _encode = msgspec.json.encode
 
 class _NotSent(Exception):
     """The request frame never left, so sending it another way cannot duplicate it."""
+
+
+class _ChannelPush(NamedTuple):
+    channel_id: int
+    update: Update
+
+
+class _SocketOpened:
+    """An inbox marker: a socket (re)opened, so the channels it missed are caught up on."""
+
+
+_SOCKET_OPENED: Final = _SocketOpened()
+# A user update (a dict), a channel update, the marker above, or None: the session ended.
+_InboxItem = Update | _ChannelPush | _SocketOpened | None
 
 
 class UpdateStream:
@@ -108,11 +144,15 @@ class Client:
         self.session_id: int | None = None
         self.session_ended = False
         self._sequence = PtsSequence()
+        self._channels = ChannelSequences()
+        # The `date` of the last state: getDifference given it lists the channels that moved
+        # since. None: channels are not caught up on (only followed through their pushes).
+        self.state_date: int | None = None
         self._updates = Feed()
         self._events = Feed(maxsize=_EVENTS_KEPT)
         # Pushed updates wait here for the applier task, so that the reader stays free to
         # resolve the answer of the getDifference that a gap makes the applier send.
-        self._inbox: asyncio.Queue[Update | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[_InboxItem] = asyncio.Queue()
         # One ordering at a time: the applier and `catch_up` both advance the pts.
         self._sync_lock = asyncio.Lock()
         self._connect_lock = asyncio.Lock()
@@ -134,6 +174,15 @@ class Client:
     @pts.setter
     def pts(self, value: int | None) -> None:
         self._sequence.reset(value)
+
+    @property
+    def channel_pts(self) -> dict[int, int]:
+        """The pts of the last update delivered per followed channel (a live dict)."""
+        return self._channels.pts
+
+    @channel_pts.setter
+    def channel_pts(self, value: dict[int, int]) -> None:
+        self._channels.reset(value)
 
     @property
     def connected(self) -> bool:
@@ -174,6 +223,8 @@ class Client:
             if self.pts is None:
                 state = await self.call("updates.getState")
                 self.pts = int(state["pts"])
+                if self.state_date is None:
+                    self.state_date = 0  # a first start: learn every channel's pts
             try:
                 ws = await self._open()
             except KurirError as exc:
@@ -189,7 +240,8 @@ class Client:
             self._updates.reopen()
             self._events.reopen()
             self._want_socket = True
-            inbox: asyncio.Queue[Update | None] = asyncio.Queue()
+            inbox: asyncio.Queue[_InboxItem] = asyncio.Queue()
+            inbox.put_nowait(_SOCKET_OPENED)
             self._inbox = inbox
             self._applier = asyncio.create_task(self._apply_inbox(inbox), name="kurir-apply")
             self._runner = asyncio.create_task(self._run(ws), name="kurir-socket")
@@ -293,8 +345,10 @@ class Client:
         )
         self._adopt_session(result)
         # A new account has seen nothing, so its whole update log is news: from pts 0 a later
-        # `connect` misses nothing that happened since registration.
+        # `connect` misses nothing that happened since registration; likewise its channels.
         self.pts = 0
+        self.state_date = 0
+        self._channels.reset()
         return result
 
     async def login(
@@ -309,6 +363,8 @@ class Client:
         # pts counts one user's updates; another user's position means nothing here.
         if previous is not None and (self.user or {}).get("id") != previous.get("id"):
             self.pts = None
+            self.state_date = None
+            self._channels.reset()
         return result
 
     def _adopt_session(self, result: dict[str, Any]) -> None:
@@ -369,10 +425,24 @@ class Client:
         state: dict[str, Any] = await self.call("updates.getState")
         return state
 
-    async def get_difference(self, pts: int, limit: int | None = None) -> dict[str, Any]:
-        """One raw page of the difference; this neither delivers nor moves the local `pts`."""
-        params = _present(pts=pts, limit=limit)
+    async def get_difference(
+        self, pts: int, limit: int | None = None, date: int | None = None
+    ) -> dict[str, Any]:
+        """One raw page of the difference; this neither delivers nor moves the local `pts`.
+
+        With `date` the result also lists the user's channels that moved since then.
+        """
+        params = _present(pts=pts, limit=limit, date=date)
         difference: dict[str, Any] = await self.call("updates.getDifference", **params)
+        return difference
+
+    async def get_channel_difference(
+        self, channel_id: int, pts: int, limit: int | None = None
+    ) -> dict[str, Any]:
+        """One raw page of a channel's difference (`updates.getChannelDifference`); this
+        neither delivers nor moves `channel_pts`."""
+        params = _present(channel_id=channel_id, pts=pts, limit=limit)
+        difference: dict[str, Any] = await self.call("updates.getChannelDifference", **params)
         return difference
 
     # updates -------------------------------------------------------------------------------
@@ -408,12 +478,18 @@ class Client:
         return event
 
     async def catch_up(self) -> int:
-        """Deliver every update after the local pts (from 0 when there is none yet).
+        """Deliver every update after the local pts (from 0 when there is none yet), then
+        the missed updates of the followed channels (when the client has a `state_date`).
 
         For clients without a socket; returns how many updates were delivered.
         """
         async with self._sync_lock:
-            return await self._pull_difference()
+            if self.pts is None and self.state_date is None:
+                self.state_date = 0  # a first start: learn every channel's pts
+            delivered, last = await self._pull_difference(self.state_date)
+            if self.state_date is not None:
+                delivered += await self._sync_channels(last)
+            return delivered
 
     def _ended_error(self) -> KurirError:
         return client_closed() if self._closed else session_ended()
@@ -422,24 +498,132 @@ class Client:
         for update in updates:
             self._updates.put(update)
 
-    async def _pull_difference(self) -> int:
+    async def _deliver_own(self, updates: list[Update]) -> None:
+        """Deliver the user's own updates; those about channel membership change what is
+        followed."""
+        for update in updates:
+            self._updates.put(update)
+            if update.get("type") in ("chat_member", "chat_upgraded"):
+                try:
+                    await self._note_membership(update)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # following is best effort; delivery went on
+                    log.warning("channel membership update not applied: %r", exc)
+
+    async def _pull_difference(self, date: int | None = None) -> tuple[int, dict[str, Any]]:
+        """Deliver the user's updates after the local pts, paged; returns how many, and the
+        last page (with `date`, it lists the channels that moved)."""
         delivered = 0
         while True:
             start = self._sequence.pts or 0
-            diff = await self.call("updates.getDifference", pts=start, limit=_DIFFERENCE_LIMIT)
+            diff = await self.call(
+                "updates.getDifference",
+                **_present(pts=start, limit=_DIFFERENCE_LIMIT, date=date),
+            )
             state = diff.get("state") or {}
             ready = self._sequence.difference(list(diff.get("updates") or []), state.get("pts"))
-            self._deliver(ready)
+            await self._deliver_own(ready)
             delivered += len(ready)
             # Stopping when nothing moved guards against a `more` that would loop forever.
             if not diff.get("more") or (self._sequence.pts or 0) <= start:
+                return delivered, diff
+
+    async def _sync_channels(self, diff: dict[str, Any]) -> int:
+        """Act on a getDifference page asked with `date`: fetch what the followed channels
+        that moved are missing, start following the others, then keep the state's date."""
+        moved: dict[int, int] = {}
+        for entry in diff.get("channels") or []:
+            if isinstance(entry, dict):
+                channel_id, pts = entry.get("channel_id"), entry.get("pts")
+                if isinstance(channel_id, int) and isinstance(pts, int):
+                    moved[channel_id] = pts
+        behind = set(self._channels.gaps())
+        for channel_id, pts in moved.items():
+            tracked = self._channels.track(channel_id, pts, soft=True)
+            if not tracked and pts > self._channels.pts[channel_id]:
+                behind.add(channel_id)
+        delivered = 0
+        for channel_id in sorted(behind):
+            delivered += await self._fill_channel(channel_id)
+        # Only once every channel listed is caught up: a failure lists them again next time.
+        date = (diff.get("state") or {}).get("date")
+        if isinstance(date, int):
+            self.state_date = date
+        return delivered
+
+    async def _fill_channel(self, channel_id: int) -> int:
+        """Deliver a channel's updates after its local pts, paged until `final`.
+
+        A refusal (the channel is gone or no longer readable) stops following it; a failure
+        of the connection or the server is raised.
+        """
+        delivered = 0
+        while True:
+            start = self._channels.pts.get(channel_id)
+            if start is None:
                 return delivered
+            try:
+                diff = await self.call(
+                    "updates.getChannelDifference",
+                    channel_id=channel_id, pts=start, limit=_DIFFERENCE_LIMIT,
+                )
+            except KurirError as exc:
+                if _transient(exc):
+                    raise
+                log.info("channel %s not followed any more: %s", channel_id, exc)
+                self._channels.forget(channel_id)
+                return delivered
+            ready = self._channels.difference(channel_id, diff)
+            self._deliver(ready)
+            delivered += len(ready)
+            moved = self._channels.pts.get(channel_id, start) > start
+            if diff.get("too_long") or diff.get("final", True) or not moved:
+                return delivered
+
+    async def _note_membership(self, update: Update) -> None:
+        channel_id = update.get("chat_id")
+        if not isinstance(channel_id, int):
+            return
+        if update.get("type") == "chat_upgraded":
+            # The supergroup's own log starts at the upgrade: nothing of it is missed.
+            self._channels.track(channel_id, 0)
+            return
+        me = (self.user or {}).get("id")
+        if me is not None and update.get("user_id") != me:
+            return  # about someone else (this user acted on them)
+        status = update.get("status")
+        followed = channel_id in self._channels.pts
+        if status == "member" and not followed:
+            chat = await self._chat_or_none(channel_id)
+            if (
+                chat is not None
+                and chat.get("type") in ("channel", "supergroup")
+                and chat.get("status") == "member"
+                and isinstance(chat.get("pts"), int)
+            ):
+                self._channels.track(channel_id, int(chat["pts"]), soft=True)
+        elif status in ("left", "kicked") and followed:
+            if me is None:  # not sure the update is about this user: ask
+                chat = await self._chat_or_none(channel_id)
+                if chat is not None and chat.get("status") == "member":
+                    return
+            self._channels.forget(channel_id)
+
+    async def _chat_or_none(self, chat_id: int) -> dict[str, Any] | None:
+        try:
+            chat: dict[str, Any] = await self.call("chats.get", chat_id=chat_id)
+        except KurirError as exc:
+            if _transient(exc):
+                raise
+            return None
+        return chat
 
     async def _apply_update(self, update: Update) -> None:
         """Order one pushed update: deliver, drop as a duplicate, or fill the gap before it."""
         async with self._sync_lock:
             verdict = self._sequence.push(update)
-            self._deliver(verdict.ready)
+            await self._deliver_own(verdict.ready)
             if not verdict.gap:
                 return
             try:
@@ -448,6 +632,38 @@ class Client:
                 log.warning("gap before pts %s not filled: %r", update.get("pts"), exc)
                 await self._resync()
 
+    async def _apply_channel_update(self, channel_id: int, update: Update) -> None:
+        """The same for a channel's pushed update, in that channel's own sequence."""
+        async with self._sync_lock:
+            verdict = self._channels.push(channel_id, update)
+            self._deliver(verdict.ready)
+            if not verdict.gap:
+                return
+            try:
+                await self._fill_channel(channel_id)
+            except Exception as exc:
+                log.warning("gap in channel %s before pts %s not filled: %r",
+                            channel_id, update.get("pts"), exc)
+                # A fresh socket catches up on the channels with a gap (`_socket_opened`).
+                await self._resync()
+
+    async def _socket_opened(self) -> None:
+        """A socket opened: it pushes each channel only from now on, so catch up on what the
+        followed channels missed meanwhile (the user's own backlog the socket replays)."""
+        async with self._sync_lock:
+            try:
+                if self.state_date is None:
+                    for channel_id in self._channels.gaps():
+                        await self._fill_channel(channel_id)
+                    return
+                diff = await self.call(
+                    "updates.getDifference",
+                    pts=self._sequence.pts or 0, limit=1, date=self.state_date,
+                )
+                await self._sync_channels(diff)
+            except Exception as exc:  # the next socket tries again
+                log.warning("channels not caught up after connecting: %r", exc)
+
     async def _resync(self) -> None:
         # The pushed update stays held. A fresh socket with `?pts=` makes the server replay
         # from its log whatever is missing, so the gap heals without another getDifference.
@@ -455,14 +671,19 @@ class Client:
         if ws is not None and ws.state is State.OPEN:
             await ws.close(1000, "resync")
 
-    async def _apply_inbox(self, inbox: asyncio.Queue[Update | None]) -> None:
+    async def _apply_inbox(self, inbox: asyncio.Queue[_InboxItem]) -> None:
         while True:
-            update = await inbox.get()
-            if update is None:
+            item = await inbox.get()
+            if item is None:
                 # The session ended; what it received before that has now been delivered.
                 self._updates.end()
                 return
-            await self._apply_update(update)
+            if isinstance(item, _SocketOpened):
+                await self._socket_opened()
+            elif isinstance(item, _ChannelPush):
+                await self._apply_channel_update(item.channel_id, item.update)
+            else:
+                await self._apply_update(item)
 
     # socket --------------------------------------------------------------------------------
     def _ws_url(self) -> str:
@@ -509,6 +730,7 @@ class Client:
                 if next_ws is None:
                     return
                 ws = next_ws
+                self._inbox.put_nowait(_SOCKET_OPENED)
         except Exception:
             log.exception("socket task failed")
         finally:
@@ -547,6 +769,10 @@ class Client:
             return
         if isinstance(update := frame.get("update"), dict):
             self._inbox.put_nowait(update)
+        elif isinstance(update := frame.get("channel_update"), dict):
+            channel_id = frame.get("channel_id")
+            if isinstance(channel_id, int):
+                self._inbox.put_nowait(_ChannelPush(channel_id, update))
         elif isinstance(event := frame.get("event"), dict):
             self._events.put(event)
         elif isinstance(request_id := frame.get("id"), int):
@@ -569,6 +795,11 @@ class Client:
 def new_random_id() -> int:
     """A `random_id` for messages.send: uniform over the positive signed 64-bit integers."""
     return secrets.randbelow(_RANDOM_ID_MAX) + 1
+
+
+def _transient(exc: KurirError) -> bool:
+    """A failure that trying again later may cure: the connection, the server, flooding."""
+    return exc.code == 0 or exc.code >= 500 or exc.type == "FLOOD_WAIT"
 
 
 def _present(**params: Any) -> dict[str, Any]:

@@ -126,13 +126,16 @@ class Messaging:
                 raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
             views, signature = self._channel_post(tx, seat, now)
             thread_id = threads.place(tx, seat, reply_to, topic_id, now)
+            replies, copies = threads.before_post(tx, seat, caller, now, text, ents, media)
             msg, appended = timeline.post(
                 tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
                 media=media, reply_markup=reply_markup, views=views, post_author=signature,
-                thread_id=thread_id,
+                thread_id=thread_id, replies=replies,
             )
+            threads.after_post(tx, seat, msg)
+            self._note_post(tx, seat, now)
             messages.remember_random_id(tx, caller, random_id, target, msg.id)
-            return msg, [appended, *threads.after_post(tx, seat, msg, now)]
+            return msg, [*copies, appended]
 
         msg, appended = await self._write_once(txn)
         if appended is not None:  # a new message, so its chat is the one resolved
@@ -142,15 +145,18 @@ class Messaging:
 
     @staticmethod
     def _channel_post(tx: Tx, seat: access.Seat, now: int) -> tuple[int | None, str | None]:
-        """What a post in a broadcast channel carries besides, (views, signature); and slow
-        mode's note of when a member last posted."""
-        if not seat.is_channel:
-            return None, None
-        channels.note_post(tx, seat.chat.id, seat.user_id, now)
+        """What a post in a broadcast channel carries besides: (views, signature)."""
         if seat.chat.type != "channel":
             return None, None
         author = users.by_id(tx, seat.user_id) if seat.chat.signatures else None
         return 0, author.display_name if author else None
+
+    @staticmethod
+    def _note_post(tx: Tx, seat: access.Seat, now: int) -> None:
+        """Slow mode's note of when a member last posted: after the post, which took the
+        chat's lock first (lock order: chat, then member rows)."""
+        if seat.is_channel:
+            channels.note_post(tx, seat.chat.id, seat.user_id, now)
 
     async def _write_once(self, txn: Callable[[Tx], T]) -> T:
         """Run a send; a retry racing its first try (same random_id) loses on the key and
@@ -201,14 +207,18 @@ class Messaging:
                     from_id=orig.from_id, date=orig.date, chat_id=orig.chat_id, message_id=orig.id
                 )
                 views, signature = self._channel_post(tx, seat, now)
+                replies, copies = threads.before_post(tx, seat, caller, now, orig.text,
+                                                      orig.entities, orig.media)
                 msg, appended = timeline.post(
                     tx, target, caller, now, text=orig.text, entities=orig.entities,
                     fwd_from=header, media=orig.media, views=views, post_author=signature,
+                    replies=replies,
                 )
+                self._note_post(tx, seat, now)
                 if rid is not None:
                     messages.remember_random_id(tx, caller, rid, target, msg.id)
                 out.append(msg)
-                pushes.append(appended)
+                pushes += [*copies, appended]
             return out, pushes, target
 
         out, pushes, target = await self._write_once(txn)
@@ -279,6 +289,7 @@ class Messaging:
                     )
             chats.lock(tx, chat_id)
             messages.mark_deleted(tx, chat_id, ids)
+            threads.after_delete(tx, chat_id, found)
             gone = Update(pts=0, type="delete_messages", chat_id=chat_id, message_ids=ids)
             if seat.is_channel:
                 out = [timeline.notify_channel(tx, chat_id, gone, now)]

@@ -18,7 +18,7 @@ import msgspec
 
 from kurir.domain import errors, rules
 from kurir.domain.rights import AdminRights, BannedRights, require_may, require_right
-from kurir.domain.types import ForwardHeader, Message
+from kurir.domain.types import ForwardHeader, Message, MessageEntity
 from kurir.live import Hub
 from kurir.services import access, timeline
 from kurir.storage import channels, messages
@@ -34,7 +34,7 @@ class Topic(msgspec.Struct, omit_defaults=True):
     creator_id: int
     created: int
     top_message_id: int
-    closed: bool = False
+    closed: bool
     unread_count: int | None = None
     read_max_id: int | None = None
 
@@ -63,47 +63,66 @@ def place(tx: Tx, seat: access.Seat, reply_to: int | None, topic_id: int | None,
                            & AdminRights.MANAGE_TOPICS):
             raise errors.TOPIC_CLOSED("this topic is closed")
         return topic_id
-    if reply_to is None:
-        return None
+    if reply_to is None or chat.type == "channel":
+        return None  # a reply inside a channel is no comment; comments live in its group
     target = messages.get(tx, chat.id, reply_to)
     if target is None:
         return None
     if target.thread_id is not None:
+        if _is_forum(tx, chat.id):  # a reply joins the topic, by the topic's rules
+            return place(tx, seat, None, target.thread_id, now)
         return target.thread_id
     return target.id if target.replies is not None else None
 
 
-def after_post(tx: Tx, seat: access.Seat, msg: Message, now: int) -> list[Appended]:
-    """What a new message sets off: the post's copy in the discussion group, or a comment's
-    reply counts; a topic's newest id."""
+def before_post(tx: Tx, seat: access.Seat, from_id: int, now: int, text: str,
+                entities: list[MessageEntity] | None, media: dict[str, object] | None,
+                ) -> tuple[dict[str, object] | None, list[Appended]]:
+    """A post in a channel with a discussion group: its copy there (the root of its comment
+    thread) is made first, so that the post carries its `replies` from its first encoding.
+    The channel's row is locked here, so the post's id is the next one now."""
     chat = seat.chat
-    out: list[Appended] = []
-    if chat.type == "channel" and chat.linked_chat_id and msg.action is None:
-        group_id = int(chat.linked_chat_id)
-        copy, appended = timeline.post(
-            tx, group_id, msg.from_id, now, text=msg.text, entities=msg.entities,
-            media=msg.media, replies={"count": 0},
-            fwd_from=ForwardHeader(from_id=msg.from_id, date=msg.date, chat_id=chat.id,
-                                   message_id=msg.id),
-        )
-        msg.replies = {"count": 0, "chat_id": group_id, "root_id": copy.id}
-        _set_replies(tx, chat.id, msg.id, msg.replies)
-        out.append(appended)
-    elif msg.thread_id is not None:
-        if _is_forum(tx, chat.id):
-            tx.execute("UPDATE topics SET top_id = ? WHERE chat_id = ? AND id = ?",
-                       (msg.id, chat.id, msg.thread_id))
-        _count_comment(tx, chat.id, msg.thread_id)
-    return out
+    if chat.type != "channel":
+        return None, []
+    locked = channels.get_locked(tx, chat.id)
+    if locked is None or not locked.linked_chat_id:
+        return None, []
+    group_id = int(locked.linked_chat_id)
+    copy, appended = timeline.post(
+        tx, group_id, from_id, now, text=text, entities=entities, media=media,
+        replies={"count": 0},
+        fwd_from=ForwardHeader(from_id=from_id, date=now, chat_id=chat.id,
+                               message_id=int(locked.top_id) + 1),
+    )
+    return {"count": 0, "chat_id": group_id, "root_id": copy.id}, [appended]
 
 
-def _count_comment(tx: Tx, chat_id: int, root_id: int) -> None:
+def after_post(tx: Tx, seat: access.Seat, msg: Message) -> None:
+    """What a new message in a thread sets off: its topic's newest id, its root's count."""
+    if msg.thread_id is None:
+        return
+    if _is_forum(tx, seat.chat.id):
+        tx.execute("UPDATE topics SET top_id = ? WHERE chat_id = ? AND id = ?",
+                   (msg.id, seat.chat.id, msg.thread_id))
+    _count_comment(tx, seat.chat.id, msg.thread_id, +1)
+
+
+def after_delete(tx: Tx, chat_id: int, gone: list[Message]) -> None:
+    """Deleted comments no longer count."""
+    for msg in gone:
+        if msg.thread_id is not None and msg.thread_id != msg.id:
+            _count_comment(tx, chat_id, msg.thread_id, -1)
+
+
+def _count_comment(tx: Tx, chat_id: int, root_id: int, step: int) -> None:
+    # lock the root's row before reading it, so concurrent comments count one by one
+    tx.execute("UPDATE messages SET replies = replies WHERE chat_id = ? AND id = ?",
+               (chat_id, root_id))
     root = messages.get(tx, chat_id, root_id)
     if root is None or root.replies is None:
         return
-    # the root's row is locked by this update, so concurrent comments count one by one
     replies = dict(root.replies)
-    replies["count"] = int(replies.get("count", 0)) + 1
+    replies["count"] = max(0, int(replies.get("count", 0)) + step)
     _set_replies(tx, chat_id, root_id, replies)
     post = root.fwd_from
     if post is not None and post.chat_id is not None and post.message_id is not None:
@@ -129,20 +148,22 @@ class Threads:
         now = _now()
 
         def txn(tx: Tx) -> None:
-            chat = channels.get_locked(tx, channel_id)
-            if chat is None or chat.type != "channel":
-                raise errors.CHANNEL_INVALID("comments are for broadcast channels")
             seat = access.for_member(tx, channel_id, caller, now)
+            chat = channels.get_locked(tx, channel_id)
+            assert chat is not None
+            if chat.type != "channel":
+                raise errors.CHANNEL_INVALID("comments are for broadcast channels")
             require_right(seat.member, AdminRights.CHANGE_INFO)
             if chat.linked_chat_id:
                 tx.execute("UPDATE chats SET linked_chat_id = NULL WHERE id = ?",
                            (chat.linked_chat_id,))
             if group_id:
+                group_seat = access.for_member(tx, group_id, caller, now)
                 group = channels.get_locked(tx, group_id)
-                if group is None or group.type != "supergroup":
+                assert group is not None
+                if group.type != "supergroup":
                     raise errors.CHANNEL_INVALID("the discussion group must be a supergroup")
-                found = channels.member(tx, group, caller)
-                require_right(found[0] if found else None, AdminRights.CHANGE_INFO)
+                require_right(group_seat.member, AdminRights.CHANGE_INFO)
                 if group.linked_chat_id and int(group.linked_chat_id) != channel_id:
                     raise errors.CHANNEL_INVALID("that group discusses another channel")
                 tx.execute("UPDATE chats SET linked_chat_id = ? WHERE id = ?",
@@ -181,10 +202,9 @@ class Threads:
         now = _now()
 
         def txn(tx: Tx) -> None:
-            chat = channels.get_locked(tx, channel_id)
-            if chat is None or chat.type != "supergroup":
-                raise errors.CHANNEL_INVALID("topics are for supergroups")
             seat = access.for_member(tx, channel_id, caller, now)
+            if seat.chat.type != "supergroup":
+                raise errors.CHANNEL_INVALID("topics are for supergroups")
             require_right(seat.member, AdminRights.CHANGE_INFO)
             tx.execute("UPDATE chats SET forum = ? WHERE id = ?", (int(enabled), channel_id))
 
@@ -201,15 +221,17 @@ class Threads:
                 raise errors.BAD_REQUEST("topics are for forum supergroups")
             require_may(seat.member, int(seat.chat.default_banned), now,
                         AdminRights.MANAGE_TOPICS, BannedRights.MANAGE_TOPICS)
+            locked = channels.get_locked(tx, channel_id)
+            assert locked is not None
             msg, appended = timeline.post(tx, channel_id, caller, now,
-                                          action={"type": "topic_create", "title": title})
-            tx.execute("UPDATE messages SET thread_id = id WHERE chat_id = ? AND id = ?",
-                       (channel_id, msg.id))
+                                          action={"type": "topic_create", "title": title},
+                                          thread_id=int(locked.top_id) + 1)
+            assert msg.id == msg.thread_id
             tx.execute("INSERT INTO topics (chat_id, id, title, creator_id, created, top_id)"
                        " VALUES (?, ?, ?, ?, ?, ?)",
                        (channel_id, msg.id, title, caller, now, msg.id))
             return Topic(id=msg.id, title=title, creator_id=caller, created=now,
-                         top_message_id=msg.id), appended
+                         top_message_id=msg.id, closed=False), appended
 
         topic, appended = await self._db.write(txn)
         self._hub.updates(appended)
@@ -240,8 +262,10 @@ class Threads:
                 action["title"] = title
             if closed is not None:
                 action["closed"] = closed
-            _, posted = timeline.post(tx, channel_id, caller, now, action=action,
-                                      thread_id=topic_id)
+            msg, posted = timeline.post(tx, channel_id, caller, now, action=action,
+                                        thread_id=topic_id)
+            tx.execute("UPDATE topics SET top_id = ? WHERE chat_id = ? AND id = ?",
+                       (msg.id, channel_id, topic_id))
             out.append(posted)
             return out
 
