@@ -100,6 +100,7 @@ class Chat(Base):
     slow_mode: int | None = None
     signatures: bool | None = None
     linked_chat_id: int | None = None
+    forum: bool | None = None
     admin_rights: dict[str, bool] | None = None
     banned_rights: dict[str, bool] | None = None
     default_banned_rights: dict[str, bool] | None = None

@@ -8,7 +8,7 @@ from kurir.storage.port import Row, Tx
 
 CHAT_COLS = (
     "id, type, title, about, pinned_id, private_lo, private_hi, top_id, pts, username,"
-    " signatures, slow_mode, member_count, default_banned, linked_chat_id"
+    " signatures, slow_mode, member_count, default_banned, linked_chat_id, forum"
 )
 CHAT_NCOLS = len(CHAT_COLS.split(","))
 CHANNEL_TYPES = ("channel", "supergroup")
@@ -17,7 +17,7 @@ CHANNEL_TYPES = ("channel", "supergroup")
 class ChatRow:
     """A chats row as the services need it."""
 
-    __slots__ = ("about", "default_banned", "id", "linked_chat_id", "member_count",
+    __slots__ = ("about", "default_banned", "forum", "id", "linked_chat_id", "member_count",
                  "pinned_id", "private_hi", "private_lo", "pts", "signatures", "slow_mode",
                  "title", "top_id", "type", "username")
 
@@ -25,7 +25,7 @@ class ChatRow:
         (self.id, self.type, self.title, self.about, self.pinned_id,
          self.private_lo, self.private_hi, self.top_id, self.pts, self.username,
          self.signatures, self.slow_mode, self.member_count, self.default_banned,
-         self.linked_chat_id) = row
+         self.linked_chat_id, self.forum) = row
 
     @property
     def is_channel(self) -> bool:
@@ -257,6 +257,7 @@ def to_chat(
         chat.slow_mode = int(c.slow_mode) or None
         chat.signatures = bool(c.signatures) or None
         chat.linked_chat_id = c.linked_chat_id
+        chat.forum = bool(c.forum) or None
     if member is not None:
         chat.role, chat.status, chat.read_inbox_max_id = member[0], member[1], int(member[2])
     return chat
