@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from kurir.client import Client, KurirError, PtsSequence
+from kurir.client import ChannelSequences, Client, KurirError, PtsSequence
 from kurir.client.sdk import new_random_id
 
 
@@ -314,6 +314,7 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self.reject: list[int] = []  # statuses for the next handshakes, then accept again
         self.url = ""
+        self.channel_log: list[dict[str, Any]] = []  # channel 7's, when there is one
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         if self.reject:
@@ -346,6 +347,13 @@ class FakeServer:
                     "state": {"pts": after[-1]["pts"] if after else len(self.log)},
                     "more": False,
                 }
+                if request["params"].get("date") is not None:
+                    result["state"]["date"] = 500
+                    result["channels"] = [{"channel_id": 7, "pts": len(self.channel_log)}]
+            elif request["method"] == "updates.getChannelDifference":
+                start = request["params"]["pts"]
+                result = {"pts": len(self.channel_log), "final": True,
+                          "updates": [u for u in self.channel_log if u["pts"] > start]}
             else:
                 result = {"echo": request["params"]}
             await ws.send(json.dumps({"id": request["id"], "ok": True, "result": result}))
@@ -490,3 +498,295 @@ async def test_reconnect_backs_off_through_refusals_then_ends_on_401(server: Fak
                 break
             await asyncio.sleep(0.01)
         assert kurir_tasks() == []
+
+
+# channels: the pure sequences ---------------------------------------------------------------
+def cupd(pts: int, chat: int = 7) -> dict[str, Any]:
+    return {"pts": pts, "type": "new_message", "message": {"chat_id": chat, "id": pts}}
+
+
+def test_channel_sequences_order_each_channel_on_its_own() -> None:
+    seqs = ChannelSequences()
+    seqs.track(7, 0)
+    seqs.track(8, 10)
+    ready = seqs.push(7, cupd(1)).ready
+    assert ready == [{**cupd(1), "channel_id": 7}]
+    assert seqs.push(7, cupd(1)).ready == []  # duplicate
+    assert pts_of(seqs.push(8, cupd(11, 8)).ready) == [11]
+    verdict = seqs.push(7, cupd(4))
+    assert verdict.gap and verdict.ready == [] and seqs.held(7) == 1
+    assert seqs.gaps() == [7] and seqs.pts == {7: 1, 8: 11}
+    # the other channel is not held up by that gap
+    assert pts_of(seqs.push(8, cupd(12, 8)).ready) == [12]
+    filled = seqs.difference(7, {"pts": 3, "updates": [cupd(2), cupd(3)], "final": True})
+    assert pts_of(filled) == [2, 3, 4] and all(u["channel_id"] == 7 for u in filled)
+    assert seqs.pts == {7: 4, 8: 12} and seqs.gaps() == []
+    # a page never moves a channel back, and skips what was delivered
+    assert pts_of(seqs.difference(7, {"pts": 5, "updates": [cupd(4), cupd(5)]})) == [5]
+    assert seqs.difference(7, {"pts": 2, "updates": []}) == [] and seqs.pts[7] == 5
+
+
+def test_channel_too_long_jumps_to_the_server_pts_and_keeps_later_pushes() -> None:
+    seqs = ChannelSequences()
+    seqs.track(7, 2)
+    seqs.push(7, cupd(40))
+    seqs.push(7, cupd(42))
+    seqs.push(7, cupd(43))
+    recent = [{"chat_id": 7, "id": 41, "text": "newest"}]
+    ready = seqs.difference(7, {"pts": 41, "too_long": True, "messages": recent})
+    assert ready[0] == {"type": "channel_too_long", "channel_id": 7, "pts": 41,
+                        "messages": recent}
+    # 40 is covered by the reload; 42 and 43 come after it
+    assert pts_of(ready[1:]) == [42, 43] and seqs.pts[7] == 43 and seqs.gaps() == []
+
+
+def test_channel_adoption_soft_tracking_and_forgetting() -> None:
+    seqs = ChannelSequences()
+    # an unknown channel's first push is where the socket began following it
+    assert pts_of(seqs.push(5, cupd(9, 5)).ready) == [9] and seqs.pts[5] == 9
+    # tracked from chats.get at 12, but the socket followed from 10: delivery starts at 11
+    assert seqs.track(6, 12, soft=True)
+    assert not seqs.track(6, 30, soft=True)  # already followed: keeps its own pts
+    assert pts_of(seqs.push(6, cupd(11, 6)).ready) == [11]
+    assert pts_of(seqs.push(6, cupd(12, 6)).ready) == [12]
+    assert seqs.push(6, cupd(11, 6)).ready == []  # soft only until the first push
+    # soft, and the first push is past the recorded pts: a gap from there
+    seqs.track(4, 20, soft=True)
+    assert seqs.push(4, cupd(23, 4)).gap and seqs.pts[4] == 20
+    # not soft: pushes at or below the pts are duplicates
+    seqs.track(3, 20)
+    assert seqs.push(3, cupd(20, 3)).ready == [] and seqs.pts[3] == 20
+    seqs.forget(4)
+    assert 4 not in seqs.pts and seqs.gaps() == []
+    seqs.reset({1: 3})
+    assert seqs.pts == {1: 3}
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(min_value=1, max_value=20), data=st.data())
+def test_channel_sequences_any_interleaving_is_exact_per_channel(
+    n: int, data: st.DataObject
+) -> None:
+    """Two channels, pushes lost, repeated or reordered, gaps filled by paged differences."""
+    seqs = ChannelSequences()
+    logs = {c: [cupd(p, c) for p in range(1, n + 1)] for c in (7, 8)}
+    for c in logs:
+        seqs.track(c, 0)
+    delivered: list[dict[str, Any]] = []
+    pushes = data.draw(st.lists(st.tuples(st.sampled_from([7, 8]),
+                                          st.integers(min_value=1, max_value=n)),
+                                max_size=4 * n))
+    page = data.draw(st.integers(min_value=1, max_value=5))
+
+    def fill(c: int, high: int) -> None:
+        while True:
+            start = seqs.pts[c]
+            chunk = [u for u in logs[c] if start < u["pts"] <= high][:page]
+            last = chunk[-1]["pts"] if chunk else start
+            final = last >= high
+            delivered.extend(seqs.difference(c, {"pts": last, "updates": chunk,
+                                                 "final": final}))
+            if final or seqs.pts[c] <= start:
+                return
+
+    for c, p in pushes:
+        verdict = seqs.push(c, cupd(p, c))
+        delivered.extend(verdict.ready)
+        if verdict.gap:
+            fill(c, data.draw(st.integers(min_value=p, max_value=n)))
+    for c in logs:
+        fill(c, n)
+    for c in logs:
+        mine = [u for u in delivered if u["channel_id"] == c]
+        assert pts_of(mine) == list(range(1, n + 1))
+        assert all(u["message"]["chat_id"] == c for u in mine)
+
+
+# channels: the client with `call` scripted ------------------------------------------------
+class ChannelScript(ScriptedClient):
+    """Adds channel logs (getChannelDifference, paged, too_long past `too_long`), the
+    channels list of getDifference with `date`, and chats.get."""
+
+    def __init__(self, log_size: int = 0, page: int = 100, too_long: int = 1000) -> None:
+        super().__init__(log_size, page)
+        self.user = {"id": 1}
+        self.channel_logs: dict[int, list[dict[str, Any]]] = {}
+        self.chats: dict[int, dict[str, Any]] = {}
+        self.too_long = too_long
+        self.refuse: dict[int, KurirError] = {}
+        self.now = 1000
+
+    def post(self, chat: int, count: int = 1) -> list[dict[str, Any]]:
+        log = self.channel_logs.setdefault(chat, [])
+        added = [cupd(len(log) + 1 + i, chat) for i in range(count)]
+        log += added
+        return added
+
+    async def call(self, method: str, /, **params: Any) -> Any:
+        if method == "updates.getChannelDifference":
+            self.calls.append((method, params))
+            if params["channel_id"] in self.refuse:
+                raise self.refuse[params["channel_id"]]
+            log = self.channel_logs.get(params["channel_id"], [])
+            if len(log) - params["pts"] > self.too_long:
+                return {"pts": len(log), "too_long": True, "messages": [{"id": len(log)}]}
+            after = [u for u in log if u["pts"] > params["pts"]]
+            chunk = after[: min(self.page, params["limit"])]
+            last = chunk[-1]["pts"] if chunk else len(log)
+            return {"pts": last, "updates": chunk, "final": len(chunk) == len(after)}
+        if method == "chats.get":
+            self.calls.append((method, params))
+            return self.chats[params["chat_id"]]
+        result = await super().call(method, **params)
+        if method == "updates.getDifference" and params.get("date") is not None:
+            result["state"]["date"] = self.now
+            result["channels"] = [{"channel_id": c, "pts": len(log)}
+                                  for c, log in sorted(self.channel_logs.items())]
+        return result
+
+    def channel_calls(self) -> list[tuple[int, int]]:
+        return [(p["channel_id"], p["pts"]) for m, p in self.calls
+                if m == "updates.getChannelDifference"]
+
+
+async def test_channel_gap_is_filled_in_pages_without_disturbing_user_order() -> None:
+    async with ChannelScript(4, page=3) as client:
+        client.pts = 0
+        client.channel_pts = {7: 1}
+        client.post(7, 10)
+        await client._apply_update(upd(1))
+        await client._apply_channel_update(7, cupd(2))
+        await client._apply_update(upd(2))
+        await client._apply_channel_update(7, cupd(10))  # 3..9 lost: a gap
+        await client._apply_update(upd(3))
+        await client._apply_channel_update(7, cupd(9))  # a late duplicate
+        await client._apply_update(upd(4))
+        got = await drain(client)
+        assert pts_of([u for u in got if "channel_id" not in u]) == [1, 2, 3, 4]
+        channel = [u for u in got if "channel_id" in u]
+        assert pts_of(channel) == list(range(2, 11))
+        assert all(u["channel_id"] == 7 for u in channel)
+        # asked from the local pts, again from each page's pts while not final
+        assert client.channel_calls() == [(7, 2), (7, 5), (7, 8)]
+        assert client.channel_pts == {7: 10} and client.difference_calls() == []
+
+
+async def test_channel_too_long_gap_delivers_a_reload_item() -> None:
+    async with ChannelScript(too_long=5) as client:
+        client.channel_pts = {7: 2}
+        client.post(7, 20)
+        await client._apply_channel_update(7, cupd(20))
+        client.post(7)
+        await client._apply_channel_update(7, cupd(21))
+        got = await drain(client)
+        assert got[0] == {"type": "channel_too_long", "channel_id": 7, "pts": 20,
+                          "messages": [{"id": 20}]}
+        assert pts_of(got[1:]) == [21] and client.channel_pts == {7: 21}
+        assert client.channel_calls() == [(7, 2)]
+
+
+async def test_refused_channel_difference_stops_following_a_failed_one_holds() -> None:
+    async with ChannelScript() as client:
+        client.channel_pts = {7: 1, 8: 1}
+        client.post(7, 3)
+        client.post(8, 3)
+        client.refuse[7] = KurirError(403, "CHAT_FORBIDDEN")
+        await client._apply_channel_update(7, cupd(3))
+        assert 7 not in client.channel_pts
+        client.refuse[8] = KurirError(0, "CONNECTION_LOST")
+        await client._apply_channel_update(8, cupd(3, 8))
+        assert client.channel_pts == {8: 1} and await drain(client) == []
+        del client.refuse[8]
+        await client._socket_opened()  # the next socket fills the gap it left
+        assert pts_of(await drain(client)) == [2, 3] and client.channel_pts == {8: 3}
+
+
+async def test_catch_up_follows_the_channels_that_moved() -> None:
+    async with ChannelScript(2) as client:
+        client.post(7, 5)
+        client.post(8, 4)
+        client.channel_pts = {7: 3}
+        assert client.pts is None and client.state_date is None
+        assert await client.catch_up() == 4  # 2 user updates, 4 and 5 of channel 7
+        # a first start lists every channel (date 0); the new one starts at its pts
+        assert client.calls[0] == ("updates.getDifference",
+                                   {"pts": 0, "limit": 1000, "date": 0})
+        got = await drain(client)
+        assert [(u.get("channel_id"), u["pts"]) for u in got] == [
+            (None, 1), (None, 2), (7, 4), (7, 5)]
+        assert client.channel_pts == {7: 5, 8: 4} and client.state_date == 1000
+        assert client.channel_calls() == [(7, 3)]
+        client.post(8, 2)
+        client.now = 2000
+        assert await client.catch_up() == 2
+        assert client.calls[-2][1]["date"] == 1000 and client.state_date == 2000
+        assert [(u["channel_id"], u["pts"]) for u in await drain(client)] == [(8, 5), (8, 6)]
+        # a client given a pts but no state_date does not ask for channels
+    async with ChannelScript(1) as client:
+        client.pts = 0
+        assert await client.catch_up() == 1
+        assert "date" not in client.calls[0][1] and client.channel_pts == {}
+
+
+async def test_membership_updates_start_and_stop_following() -> None:
+    def member(chat: int, status: str, user: int = 1, pts: int = 1) -> dict[str, Any]:
+        return {"pts": pts, "type": "chat_member", "chat_id": chat, "user_id": user,
+                "status": status, "role": "member"}
+
+    async with ChannelScript() as client:
+        client.pts = 0
+        client.chats = {
+            7: {"id": 7, "type": "channel", "pts": 12, "status": "member"},
+            9: {"id": 9, "type": "group", "status": "member"},
+        }
+        await client._apply_update(member(7, "member"))
+        assert client.channel_pts == {7: 12}
+        # the socket followed from the join, before chats.get read pts 12: nothing dropped
+        await client._apply_channel_update(7, cupd(11))
+        await client._apply_channel_update(7, cupd(12))
+        await client._apply_update(member(9, "member", pts=2))  # a basic group
+        await client._apply_update(member(7, "kicked", user=5, pts=3))  # someone else
+        assert client.channel_pts == {7: 12}
+        assert [p["chat_id"] for m, p in client.calls if m == "chats.get"] == [7, 9]
+        await client._apply_update(member(7, "kicked", pts=4))
+        assert client.channel_pts == {}
+        await client._apply_update({"pts": 5, "type": "chat_upgraded", "chat_id": 9})
+        assert client.channel_pts == {9: 0}
+        await client._apply_channel_update(9, cupd(1, 9))
+        got = await drain(client)
+        assert [(u.get("channel_id"), u["pts"]) for u in got] == [
+            (None, 1), (7, 11), (7, 12), (None, 2), (None, 3), (None, 4), (None, 5), (9, 1)]
+
+
+async def test_channel_frames_go_to_the_inbox_in_arrival_order() -> None:
+    async with ScriptedClient(0) as client:
+        client._handle_frame(json.dumps({"channel_id": 7, "channel_update": cupd(1)}))
+        client._handle_frame(json.dumps({"update": upd(1)}))
+        client._handle_frame(json.dumps({"channel_id": "x", "channel_update": cupd(2)}))
+        first = client._inbox.get_nowait()
+        assert isinstance(first, tuple) and first == (7, cupd(1))
+        assert client._inbox.get_nowait() == upd(1)
+        assert client._inbox.empty()
+
+
+async def test_socket_pushes_and_reconnect_catch_up_of_a_channel(server: FakeServer) -> None:
+    server.channel_log = [cupd(p) for p in range(1, 4)]
+    async with Client(server.url, "good") as client:
+        client.pts = 0
+        client.state_date = 0
+        await client.connect()
+        server.channel_log.append(cupd(4))
+        await server.sockets[-1].send(json.dumps({"channel_id": 7, "channel_update": cupd(4)}))
+        got = await client.next_update(timeout=5)
+        assert (got["channel_id"], got["pts"]) == (7, 4)
+        server.channel_log += [cupd(5), cupd(6)]  # made while the socket is down
+        await server.sockets[-1].close(1012, "restart")
+        got = [await client.next_update(timeout=5) for _ in range(2)]
+        assert [(u["channel_id"], u["pts"]) for u in got] == [(7, 5), (7, 6)]
+        methods = [(r["method"], r["params"]) for r in server.requests]
+        assert methods == [
+            ("updates.getDifference", {"pts": 0, "limit": 1, "date": 0}),
+            ("updates.getDifference", {"pts": 0, "limit": 1, "date": 500}),
+            ("updates.getChannelDifference", {"channel_id": 7, "pts": 4, "limit": 1000}),
+        ]
+        assert client.channel_pts == {7: 6} and client.state_date == 500

@@ -174,6 +174,8 @@ class Update(Base):
     user: User | None = None
     session_id: int | None = None
     rights: dict[str, bool] | None = None
+    # on joining a channel: the channel's pts its devices follow it from
+    channel_pts: int | None = None
 
 
 class Difference(Base):

@@ -80,11 +80,13 @@ def _visible_member(tx: Tx, chat: ChatRow, user_id: int) -> Member:
 
 
 def _tell_user(tx: Tx, user_ids: list[int], chat_id: int, user_id: int, status: str,
-               role: str, now: int, rights: dict[str, bool] | None = None) -> Appended:
+               role: str, now: int, rights: dict[str, bool] | None = None,
+               channel_pts: int | None = None) -> Appended:
     """A change of one user's standing, to their own log (and the actor's): O(1)."""
     return timeline.notify(
         tx, Update(pts=0, type="chat_member", chat_id=chat_id, user_id=user_id, status=status,
-                   role=role, rights=rights), sorted(set(user_ids)), now,
+                   role=role, rights=rights, channel_pts=channel_pts),
+        sorted(set(user_ids)), now,
     )
 
 
@@ -163,7 +165,7 @@ class Channels:
             _, posted = timeline.post(tx, chat.id, inviter or user_id, now, action=action)
             out.append(posted)
         out.append(_tell_user(tx, [user_id] + ([inviter] if inviter else []), chat.id,
-                              user_id, "member", "member", now))
+                              user_id, "member", "member", now, channel_pts=follow_from))
         return out, follow_from
 
     async def join(self, caller: int, channel_id: int | None, username: str | None) -> Chat:

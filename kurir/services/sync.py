@@ -87,6 +87,10 @@ class Sync:
     async def channels_of(self, caller: int) -> list[tuple[int, int]]:
         return await self._db.read(channels.of_user, caller)
 
+    async def channel_since(self, chat_id: int, after: int, limit: int
+                            ) -> list[tuple[int, bytes]]:
+        return await self._db.read(channels.since, chat_id, after, limit)
+
     async def channel_between(self, chat_id: int, after: int, upto: int) -> list[tuple[int, bytes]]:
         return await self._db.read(channels.between, chat_id, after, upto)
 

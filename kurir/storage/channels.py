@@ -179,13 +179,19 @@ def of_user(tx: Tx, user_id: int) -> list[tuple[int, int]]:
     return [(int(c), int(p)) for c, p in rows]
 
 
+# A channel's pts_date is the time its writer read before its transaction, which may
+# commit a little later; the margin makes sure a state's date never hides such a move
+# (a channel listed twice costs the client one comparison).
+MOVED_MARGIN = 60
+
+
 def moved_since(tx: Tx, user_id: int, date: int) -> list[tuple[int, int]]:
-    """The user's channels whose log moved at or after `date`."""
+    """The user's channels whose log moved at or after `date` (less the margin)."""
     rows = tx.all(
         "SELECT c.id, c.pts FROM chat_members m JOIN chats c ON c.id = m.chat_id"
         " WHERE m.user_id = ? AND m.status = 'member' AND c.type IN ('channel', 'supergroup')"
         " AND c.pts_date >= ? ORDER BY c.id",
-        (user_id, date),
+        (user_id, date - MOVED_MARGIN),
     )
     return [(int(c), int(p)) for c, p in rows]
 

@@ -73,7 +73,8 @@ class Connection:
 
     Its queue holds what to write, in arrival order: ("t", text) a ready frame,
     ("u", pts, body) a user update, ("c", chat_id, pts, body) a channel update,
-    ("x", code) close. Per channel it keeps the last pts sent, like `sent_pts` for the user's
+    ("f", chat_id) a look in a channel's log for anything above what was sent, ("x", code)
+    close. Per channel it keeps the last pts sent, like `sent_pts` for the user's
     own sequence, and the same rule 3 holds for each channel's sequence.
     """
 
@@ -99,6 +100,9 @@ class Connection:
         if chat_id not in self.channels:
             self.channels[chat_id] = pts
             self._hub.follow(chat_id, self)
+            # a post may have been published between the join's commit and this moment, so
+            # before it was followed: look in the log once
+            self._enqueue(("f", chat_id))
 
     def on_channel_left(self, chat_id: int) -> None:
         if self.channels.pop(chat_id, None) is not None:
@@ -119,8 +123,17 @@ class Connection:
         self._out.put_nowait(item)
 
     def follow_all(self, channels: list[tuple[int, int]]) -> None:
+        """Follow from these pts, read before following; what moved in between is found by
+        `refill` with a second reading."""
         for chat_id, pts in channels:
-            self.on_channel_joined(chat_id, pts)
+            if chat_id not in self.channels:
+                self.channels[chat_id] = pts
+                self._hub.follow(chat_id, self)
+
+    def refill(self, channels: list[tuple[int, int]]) -> None:
+        for chat_id, pts in channels:
+            if pts > self.channels.get(chat_id, pts):
+                self._enqueue(("f", chat_id))
 
     def unfollow_all(self) -> None:
         for chat_id in list(self.channels):
@@ -142,6 +155,8 @@ class Connection:
                 await self._send_update(item[1], item[2])
             elif kind == "c":
                 await self._send_channel_update(item[1], item[2], item[3])
+            elif kind == "f":
+                await self._fill_channel(item[1])
             else:
                 self.closing = item[1]
                 await self.ws.close(code=item[1])
@@ -167,6 +182,16 @@ class Connection:
         await self.ws.send_text(_channel_frame(chat_id, pts, body))
         if chat_id in self.channels:
             self.channels[chat_id] = pts
+
+    async def _fill_channel(self, chat_id: int) -> None:
+        """Send what the channel's log holds above what was sent (nothing, mostly)."""
+        sent = self.channels.get(chat_id)
+        if sent is None:
+            return
+        for p, body in await self._sync.channel_since(chat_id, sent, BACKLOG_PAGE):
+            await self.ws.send_text(_channel_frame(chat_id, p, body))
+            if chat_id in self.channels:
+                self.channels[chat_id] = p
 
     async def send_backlog(self, since: int) -> None:
         """Rule 2: everything above `since`, from the log, before anything live."""
@@ -212,6 +237,7 @@ class WsEndpoint:
             # channels are followed live from their current pts; a client catches up on
             # them with getChannelDifference (getDifference lists the channels that moved)
             conn.follow_all(await self._sync.channels_of(caller.user_id))
+            conn.refill(await self._sync.channels_of(caller.user_id))
             if since is None:
                 conn.sent_pts = (await self._sync.state(caller.user_id)).pts
             else:
