@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kurir.domain import errors
 
@@ -52,29 +53,28 @@ class BannedRights(enum.IntFlag):
     SEND_REACTIONS = 1 << 9
 
 
+F = TypeVar("F", AdminRights, BannedRights)
 # the lowercase names used on the wire, e.g. {"post_messages": true}
 ADMIN_NAMES = {f.name.lower(): f for f in AdminRights if f.name}
 BANNED_NAMES = {f.name.lower(): f for f in BannedRights if f.name}
 
 
-def admin_from_names(flags: dict[str, bool]) -> AdminRights:
-    out = AdminRights(0)
+def _from_names(table: dict[str, F], flags: dict[str, bool], what: str) -> int:
+    out = 0
     for name, on in flags.items():
-        if name not in ADMIN_NAMES:
-            raise errors.BAD_REQUEST(f"unknown admin right {name!r}")
+        if name not in table:
+            raise errors.BAD_REQUEST(f"unknown {what} {name!r}")
         if on:
-            out |= ADMIN_NAMES[name]
+            out |= table[name]
     return out
+
+
+def admin_from_names(flags: dict[str, bool]) -> AdminRights:
+    return AdminRights(_from_names(ADMIN_NAMES, flags, "admin right"))
 
 
 def banned_from_names(flags: dict[str, bool]) -> BannedRights:
-    out = BannedRights(0)
-    for name, on in flags.items():
-        if name not in BANNED_NAMES:
-            raise errors.BAD_REQUEST(f"unknown restriction {name!r}")
-        if on:
-            out |= BANNED_NAMES[name]
-    return out
+    return BannedRights(_from_names(BANNED_NAMES, flags, "restriction"))
 
 
 def admin_names(rights: int) -> dict[str, bool]:
