@@ -564,6 +564,33 @@ async def _revoke(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any
     assert bumped(before, after) == set()
 
 
+@spec("messages.getViews", lambda c: ("messages.getViews", {
+    "chat_id": c.chat_id, "message_ids": [c.other_msg, c.own_msg]}), mutates=False)
+async def _views(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    # view counters are for channel posts: a basic chat's messages are counted by nobody
+    assert res == [{"id": i, "views": 0} for i in sorted({c.own_msg, c.other_msg})]
+
+
+@spec("messages.getReplies", lambda c: ("messages.getReplies", {
+    "chat_id": c.chat_id, "message_id": c.other_msg}), mutates=False)
+async def _replies(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert res == {"messages": []}  # threads are for channels' comments and forum topics
+
+
+@spec("chats.migrateToSupergroup", lambda c: ("chats.migrateToSupergroup", {
+    "chat_id": c.chat_id}))
+async def _migrate(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert (res["id"], res["type"], res["role"]) == (c.chat_id, "supergroup", "owner")
+    assert (await c.observer("chats.get", chat_id=c.chat_id))["type"] == "supergroup"
+    # the history is kept, the upgrade's notice on top
+    history = after["group_history"]["result"]["messages"]
+    assert [m["id"] for m in history] == list(range(c.w.top[c.kind] + 1, 0, -1))
+    assert history[0]["action"] == {"type": "chat_upgraded"}
+    assert history[1:] == before["group_history"]["result"]["messages"]
+    # every member's own log hears of it once; from now on the chat has a log of its own
+    assert bumped(before, after) == c.active
+
+
 # The matrix. Columns are the callers; a bad token and a terminated session (of a member)
 # get 401 AUTH_KEY_INVALID from every method, before anything else is looked at.
 GROUP_ROLES = ("owner", "admin", "member", "nonmember", "removed")
@@ -594,6 +621,10 @@ GROUP_MATRIX: dict[str, tuple[Any, ...]] = {
     "chats.exportInvite":            (OK,       OK,      ADMIN,   NOT_FOUND, FORBIDDEN),
     "chats.getInvites":              (OK,       OK,      ADMIN,   NOT_FOUND, FORBIDDEN),
     "chats.revokeInvite":            (OK,       OK,      ADMIN,   NOT_FOUND, FORBIDDEN),
+    "messages.getViews":             (OK,       OK,      OK,      NOT_FOUND, FORBIDDEN),
+    "messages.getReplies":           (OK,       OK,      OK,      NOT_FOUND, FORBIDDEN),
+    # the owner's; a former member is told they are out, as by every other owner's method
+    "chats.migrateToSupergroup":     (OK,       OWNER,   OWNER,   NOT_FOUND, FORBIDDEN),
 }
 # The private chat owner <-> member, seen by one side and by a stranger. Group-only actions
 # are PEER_INVALID there; either side may delete any message for everyone (rule 7).
@@ -623,6 +654,9 @@ PRIVATE_MATRIX: dict[str, tuple[Any, ...]] = {
     "chats.editTitle": (PEER, NOT_FOUND),
     "chats.exportInvite": (PEER, NOT_FOUND),
     "chats.getInvites": (PEER, NOT_FOUND),
+    "messages.getViews": (OK, NOT_FOUND),
+    "messages.getReplies": (OK, NOT_FOUND),
+    "chats.migrateToSupergroup": ((400, "CHANNEL_INVALID"), NOT_FOUND),
 }
 
 

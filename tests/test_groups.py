@@ -466,6 +466,8 @@ async def test_kicked_user_cannot_rejoin_by_link_but_one_who_left_can(make_user)
 # tested in full on both.
 
 async def test_member_limit(make_user) -> None:
+    """A basic group holds 200; the 201st member, added or joining by link, turns it into a
+    supergroup in place (issue 3)."""
     owner = await make_user("Owner")
     sem = asyncio.Semaphore(16)
 
@@ -475,21 +477,66 @@ async def test_member_limit(make_user) -> None:
 
     crowd = await asyncio.gather(*(one(i) for i in range(GROUP_MAX + 1)))
     ids = [u.id for u in crowd]
-    # the owner plus 200 others is one too many
+    # the owner plus 200 others is one too many to create
     assert await owner.error("chats.createGroup", title="Too big", user_ids=ids[:GROUP_MAX]) == (
         400, "CHAT_MEMBERS_TOO_MANY")
     chat = await owner("chats.createGroup", title="Full", user_ids=ids[:GROUP_MAX - 1])
     assert chat["member_count"] == GROUP_MAX
     cid = chat["id"]
     last, extra = crowd[GROUP_MAX - 1], crowd[GROUP_MAX]
-    assert await owner.error("chats.addMember", chat_id=cid, user_id=last.id) == (
-        400, "CHAT_MEMBERS_TOO_MANY")
-    inv = await owner("chats.exportInvite", chat_id=cid)
-    assert await last.error("chats.joinByInvite", hash=inv["hash"]) == (
-        400, "CHAT_MEMBERS_TOO_MANY")
-    # one leaves: a seat is free again, and only one
+    # one leaves: a seat is free again, and the group stays a basic group at 200
     assert await crowd[0]("chats.leave", chat_id=cid) is True
     assert await owner("chats.addMember", chat_id=cid, user_id=last.id) is True
-    assert (await owner("chats.get", chat_id=cid))["member_count"] == GROUP_MAX
-    assert await extra.error("chats.joinByInvite", hash=inv["hash"]) == (
-        400, "CHAT_MEMBERS_TOO_MANY")
+    chat = await owner("chats.get", chat_id=cid)
+    assert (chat["type"], chat["member_count"]) == ("group", GROUP_MAX)
+    inv = await owner("chats.exportInvite", chat_id=cid)
+    top = (await owner("messages.getHistory", chat_id=cid, limit=1))["messages"][0]["id"]
+    before = {api.id: await pts_of(api) for api in (owner, crowd[1], extra)}
+
+    # the 201st added: the group becomes a supergroup, same id, with them in it
+    assert await owner("chats.addMember", chat_id=cid, user_id=extra.id) is True
+    chat = await owner("chats.get", chat_id=cid)
+    assert (chat["id"], chat["type"], chat["title"], chat["member_count"]) == (
+        cid, "supergroup", "Full", GROUP_MAX + 1)
+    assert chat["role"] == "owner"
+    seen = await extra("chats.get", chat_id=cid)
+    assert (seen["type"], seen["status"], seen["role"]) == ("supergroup", "member", "member")
+    participants = await owner("channels.getParticipants", channel_id=cid, limit=200)
+    participants += await owner("channels.getParticipants", channel_id=cid, offset=200)
+    assert {m["user_id"] for m in participants} == {owner.id, *ids[1:]}
+    # its own log: the upgrade, then the addition (ids go on from the group's)
+    log = (await owner("updates.getChannelDifference", channel_id=cid, pts=0))["updates"]
+    assert [(u["pts"], u["message"]["id"], u["message"]["action"]) for u in log] == [
+        (1, top + 1, {"type": "chat_upgraded"}),
+        (2, top + 2, {"type": "chat_add_user", "user_ids": [extra.id]})]
+    # every member's own log heard of the upgrade once; the newcomer (and the one who
+    # added them) of the joining
+    joined = ("chat_member", cid, extra.id, "member")
+    seen_by = {api.id: [(u["type"], u["chat_id"], u.get("user_id"), u.get("status"))
+                        for u in await updates_after(api, before[api.id])]
+               for api in (owner, crowd[1], extra)}
+    upgraded = ("chat_upgraded", cid, None, None)
+    assert seen_by == {owner.id: [upgraded, joined], crowd[1].id: [upgraded],
+                       extra.id: [joined]}
+    # it talks as a supergroup now: posts go to its log, not to 201 member logs
+    msg = await send(extra, cid, "hello, big group")
+    assert msg["id"] == top + 3
+    assert await pts_of(crowd[1]) == before[crowd[1].id] + 1
+    # the group's link still works, past 200
+    assert (await crowd[0]("chats.joinByInvite", hash=inv["hash"]))["status"] == "member"
+    assert (await owner("chats.get", chat_id=cid))["member_count"] == GROUP_MAX + 2
+
+    # a second full group (the same crowd) upgraded by the 201st joining by link
+    other = await owner("chats.createGroup", title="Full too", user_ids=ids[:GROUP_MAX - 1])
+    inv = await owner("chats.exportInvite", chat_id=other["id"])
+    joined = await extra("chats.joinByInvite", hash=inv["hash"])
+    assert (joined["id"], joined["type"], joined["status"], joined["member_count"]) == (
+        other["id"], "supergroup", "member", GROUP_MAX + 1)
+    log = (await owner("updates.getChannelDifference", channel_id=other["id"], pts=0))[
+        "updates"]
+    assert [u["pts"] for u in log] == [1, 2]
+    assert log[0]["message"]["action"] == {"type": "chat_upgraded"}
+    joined_msg = log[1]["message"]  # the join's notice (its shape: see test_channels.py)
+    assert extra.id in (joined_msg["from_id"], *joined_msg["action"].get("user_ids", []))
+    [inv] = await owner("chats.getInvites", chat_id=other["id"])
+    assert inv["usage"] == 1

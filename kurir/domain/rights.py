@@ -149,11 +149,13 @@ def require_may(member: Member | None, default_banned: int, now: int,
         raise errors.CHAT_NOT_FOUND("chat not found")
     if not member.active:
         raise errors.CHAT_FORBIDDEN("you are not a member of this chat")
-    if member.is_admin:
-        if not member.rights() & admin_right:
-            raise errors.CHAT_ADMIN_REQUIRED(f"this needs the {_name(admin_right)} right")
+    if member.rights() & admin_right:
         return member
-    if member.broadcast or member.restrictions(default_banned, now) & restriction:
+    # without the right, an admin may what every member may (Telegram's rule); an admin's
+    # own restrictions are none, the chat's defaults still apply
+    banned = BannedRights(default_banned) if member.is_admin else member.restrictions(
+        default_banned, now)
+    if member.broadcast or banned & restriction:
         raise errors.CHAT_ADMIN_REQUIRED(f"this needs the {_name(admin_right)} right")
     return member
 

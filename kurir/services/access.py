@@ -59,18 +59,30 @@ def _channel_member(tx: Tx, chat: ChatRow, user_id: int) -> tuple[Member | None,
     return (found[0], found[1]) if found else (None, None)
 
 
+def channel_for(chat: ChatRow | None, tx: Tx, user_id: int) -> ChatRow:
+    """The chat as a channel or supergroup; a chat that is missing, or that the caller has
+    no place in, is not found whatever its kind (so ids reveal nothing)."""
+    if chat is None:
+        raise errors.CHAT_NOT_FOUND("chat not found")
+    if not chat.is_channel:
+        if chats.standing(tx, chat.id, user_id) is None:
+            raise errors.CHAT_NOT_FOUND("chat not found")
+        raise errors.CHANNEL_INVALID("not a channel or supergroup")
+    return chat
+
+
 def readable_channel(tx: Tx, chat_id: int, user_id: int) -> tuple[ChatRow, Row | None]:
     """A channel the user may read: as a member, or as anyone if it is public (Telegram's
     preview) and they are not banned from it."""
-    chat = chats.get(tx, chat_id)
-    if chat is None or not chat.is_channel:
-        raise errors.CHANNEL_INVALID("not a channel or supergroup")
+    chat = channel_for(chats.get(tx, chat_id), tx, user_id)
     member, row = _channel_member(tx, chat, user_id)
     if member is not None and member.active:
         return chat, row
     if is_banned(member, int(time.time())):
         raise errors.CHAT_FORBIDDEN("you are banned from this chat")
     if chat.username is None:
+        if member is not None:
+            raise errors.CHAT_FORBIDDEN("you are no longer a member of this chat")
         raise errors.CHAT_NOT_FOUND("chat not found")
     return chat, None
 
@@ -109,7 +121,12 @@ def for_edit(tx: Tx, chat_id: int, user_id: int, now: int) -> Seat:
     chat = _chat(tx, chat_id)
     if not chat.is_channel:
         permissions.require_writer(chats.standing(tx, chat_id, user_id))
-    return for_member(tx, chat_id, user_id, now)
+    seat = for_member(tx, chat_id, user_id, now)
+    if chat.type == "supergroup":
+        assert seat.member is not None
+        if seat.member.restrictions(int(chat.default_banned), now) & BannedRights.SEND_MESSAGES:
+            raise errors.CHAT_WRITE_FORBIDDEN("you are restricted from writing here")
+    return seat
 
 
 def for_post(tx: Tx, chat_id: int, user_id: int, now: int, *, media: bool = False) -> Seat:

@@ -30,6 +30,7 @@ from kurir.domain.rights import (
 from kurir.domain.types import Chat, ChatMember, Update
 from kurir.live import Hub
 from kurir.services import timeline
+from kurir.services.access import channel_for
 from kurir.storage import channels, chats, users
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Row, Tx
@@ -54,14 +55,9 @@ def _now() -> int:
     return int(time.time())
 
 
-def _channel(tx: Tx, chat_id: int) -> ChatRow:
-    """The chat, locked, which must be a channel or supergroup."""
-    chat = channels.get_locked(tx, chat_id)
-    if chat is None:
-        raise errors.CHAT_NOT_FOUND("chat not found")
-    if not chat.is_channel:
-        raise errors.CHANNEL_INVALID("not a channel or supergroup")
-    return chat
+def _channel(tx: Tx, chat_id: int, caller: int) -> ChatRow:
+    """The chat, locked, which must be a channel or supergroup (see access.channel_for)."""
+    return channel_for(channels.get_locked(tx, chat_id), tx, caller)
 
 
 def _member(tx: Tx, chat: ChatRow, user_id: int) -> tuple[Member | None, Row | None]:
@@ -145,7 +141,7 @@ class Channels:
 
     # joining and leaving ------------------------------------------------------------------
     def _join_txn(self, tx: Tx, chat: ChatRow, user_id: int, inviter: int | None,
-                  now: int) -> tuple[list[Appended], int]:
+                  now: int, by_link: bool = False) -> tuple[list[Appended], int]:
         """Make `user_id` a member; returns the pushes and the channel pts they follow from."""
         member, _ = _member(tx, chat, user_id)
         if member is not None and member.active:
@@ -154,15 +150,18 @@ class Channels:
             raise errors.USER_BANNED_IN_CHANNEL("banned from this chat")
         if chat.type == "supergroup" and int(chat.member_count) >= SUPERGROUP_MAX_MEMBERS:
             raise errors.CHAT_MEMBERS_TOO_MANY("this supergroup is full")
-        channels.join(tx, chat.id, user_id, inviter, now)
+        channels.join(tx, chat.id, user_id, inviter, now, int(chat.top_id),
+                      int(chat.prehistory_upto))
         follow_from = int(chat.pts)
         out: list[Appended] = []
         if chat.type == "supergroup":  # channels do not announce subscribers
             action: dict[str, object] = (
-                {"type": "chat_add_user", "user_ids": [user_id]} if inviter
+                {"type": "chat_joined_by_link"} if by_link
+                else {"type": "chat_add_user", "user_ids": [user_id]} if inviter
                 else {"type": "chat_joined"}
             )
-            _, posted = timeline.post(tx, chat.id, inviter or user_id, now, action=action)
+            author = user_id if by_link else inviter or user_id
+            _, posted = timeline.post(tx, chat.id, author, now, action=action)
             out.append(posted)
         out.append(_tell_user(tx, [user_id] + ([inviter] if inviter else []), chat.id,
                               user_id, "member", "member", now, channel_pts=follow_from))
@@ -177,7 +176,7 @@ class Channels:
                 chat_id = channels.by_username(tx, rules.username_key(username.lstrip("@")))
             if chat_id is None:
                 raise errors.CHAT_NOT_FOUND("no public chat by that name")
-            chat = _channel(tx, chat_id)
+            chat = _channel(tx, chat_id, caller)
             if chat.username is None:
                 member, _ = _member(tx, chat, caller)
                 if member is None:
@@ -192,14 +191,16 @@ class Channels:
         return chat
 
     def join_txn(self, tx: Tx, chat_id: int, user_id: int, inviter: int,
-                 now: int) -> tuple[list[Appended], int]:
+                 now: int, by_link: bool = False) -> tuple[list[Appended], int]:
         """A join made inside another transaction (an invite link spent, a group upgraded)."""
-        return self._join_txn(tx, _channel(tx, chat_id), user_id, inviter, now)
+        chat = channels.get_locked(tx, chat_id)
+        assert chat is not None and chat.is_channel
+        return self._join_txn(tx, chat, user_id, inviter, now, by_link)
 
     def join_invited(self, tx: Tx, chat_id: int, caller: int, inviter: int,
                      now: int) -> tuple[Chat, list[Appended], int]:
         """A join through an invite link, inside the transaction that spent the link."""
-        out, pts = self.join_txn(tx, chat_id, caller, inviter, now)
+        out, pts = self.join_txn(tx, chat_id, caller, inviter, now, by_link=True)
         return self._chat(tx, chat_id, caller), out, pts
 
     async def invite(self, caller: int, channel_id: int, user_ids: list[int]) -> bool:
@@ -208,7 +209,7 @@ class Channels:
         now = _now()
 
         def txn(tx: Tx) -> tuple[list[Appended], list[tuple[int, int]]]:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             actor = _visible_member(tx, chat, caller)
             require_may(actor, int(chat.default_banned), now, AdminRights.INVITE_USERS,
                         BannedRights.INVITE_USERS)
@@ -241,7 +242,7 @@ class Channels:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             member = _visible_member(tx, chat, caller)
             channels.set_left(tx, chat.id, caller, "left", 0, 0)
             out: list[Appended] = []
@@ -270,7 +271,7 @@ class Channels:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             actor = _visible_member(tx, chat, caller)
             target, _ = _member(tx, chat, user_id)
             check_grant(actor, caller, target, user_id, rights)
@@ -292,7 +293,7 @@ class Channels:
             raise errors.BAD_REQUEST("until_date is in the past")
 
         def txn(tx: Tx) -> tuple[list[Appended], bool]:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             actor = _visible_member(tx, chat, caller)
             target, _ = _member(tx, chat, user_id)
             if target is None and not users.exists(tx, user_id):
@@ -337,7 +338,7 @@ class Channels:
     async def edit_default_banned(self, caller: int, channel_id: int,
                                   banned: BannedRights) -> bool:
         def txn(tx: Tx) -> None:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             require_right(_visible_member(tx, chat, caller), AdminRights.BAN_USERS)
             if chat.type != "supergroup":
                 raise errors.CHANNEL_INVALID("default restrictions are for supergroups")
@@ -350,9 +351,7 @@ class Channels:
     async def participants(self, caller: int, channel_id: int, kind: str, offset: int,
                            limit: int) -> list[ChatMember]:
         def txn(tx: Tx) -> list[ChatMember]:
-            chat = chats.get(tx, channel_id)
-            if chat is None or not chat.is_channel:
-                raise errors.CHANNEL_INVALID("not a channel or supergroup")
+            chat = channel_for(chats.get(tx, channel_id), tx, caller)
             member = _visible_member(tx, chat, caller)
             if kind == "banned" or (chat.type == "channel" and kind == "recent"):
                 # subscribers of a channel, and bans, are for admins to see (Telegram's rule)
@@ -382,7 +381,7 @@ class Channels:
             rules.check_username(username)
 
         def txn(tx: Tx) -> None:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             require_right(_visible_member(tx, chat, caller), AdminRights.CHANGE_INFO)
             if username:
                 self._claim(tx, chat.id, username)
@@ -400,7 +399,7 @@ class Channels:
         now = _now()
 
         def txn(tx: Tx) -> list[Appended]:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             require_may(_visible_member(tx, chat, caller), int(chat.default_banned), now,
                         AdminRights.CHANGE_INFO, BannedRights.CHANGE_INFO)
             out = []
@@ -422,7 +421,7 @@ class Channels:
             raise errors.BAD_REQUEST(f"slow mode is one of {SLOW_MODE_VALUES} seconds")
 
         def txn(tx: Tx) -> None:
-            chat = _channel(tx, channel_id)
+            chat = _channel(tx, channel_id, caller)
             member = _visible_member(tx, chat, caller)
             if signatures is not None:
                 require_right(member, AdminRights.CHANGE_INFO)
@@ -460,9 +459,11 @@ class Channels:
             standing = chats.standing(tx, chat_id, caller)
             if standing is None:
                 raise errors.CHAT_NOT_FOUND("chat not found")
+            if not standing.active:
+                raise errors.CHAT_FORBIDDEN("you are no longer a member of this chat")
             if standing.chat_type != "group":
                 raise errors.CHANNEL_INVALID("only a basic group can be upgraded")
-            if not (standing.active and standing.role == "owner"):
+            if standing.role != "owner":
                 raise errors.CHAT_OWNER_REQUIRED("only the owner may upgrade the group")
             chats.lock(tx, chat_id)
             return upgrade_txn(tx, chat_id, caller, now)
@@ -491,6 +492,8 @@ def upgrade_txn(tx: Tx, chat_id: int, actor: int, now: int
     upgraded = timeline.notify(tx, Update(pts=0, type="chat_upgraded", chat_id=chat_id),
                                members, now)
     _, posted = timeline.post(tx, chat_id, actor, now, action={"type": "chat_upgraded"})
+    # who joins the supergroup later does not see the basic group's past, as before
+    tx.execute("UPDATE chats SET prehistory_upto = top_id WHERE id = ?", (chat_id,))
     c = chats.get(tx, chat_id)
     assert c is not None
     return channel_view(tx, c, actor), [upgraded, posted], members, 0

@@ -13,7 +13,7 @@ import secrets
 import time
 
 from kurir.domain import errors, permissions, rules
-from kurir.domain.rights import AdminRights, BannedRights, require_may
+from kurir.domain.rights import AdminRights, BannedRights, require_may, require_right
 from kurir.domain.types import Chat, ChatMember, Invite, Update
 from kurir.live import Hub
 from kurir.services import timeline
@@ -42,16 +42,21 @@ class Chats:
         return permissions.require_basic(chats.standing(tx, chat_id, user_id))
 
     @staticmethod
-    def _may_invite(tx: Tx, chat_id: int, user_id: int, now: int) -> None:
-        """Invite links: a basic group's admins; a channel's holders of INVITE_USERS (and a
-        supergroup's members unless restricted from inviting)."""
+    def _may_invite(tx: Tx, chat_id: int, user_id: int, now: int, manage: bool = False) -> None:
+        """Invite links: a basic group's admins; a channel's holders of INVITE_USERS, and to
+        make one (not to list or revoke others'), a supergroup's members unless restricted."""
         chat = chats.get(tx, chat_id)
         if chat is not None and chat.is_channel:
             found = channel_rows.member(tx, chat, user_id)
-            if found is None and chat.username is None:
-                raise errors.CHAT_NOT_FOUND("chat not found")
-            require_may(found[0] if found else None, int(chat.default_banned), now,
-                        AdminRights.INVITE_USERS, BannedRights.INVITE_USERS)
+            if found is None:
+                if chat.username is None:
+                    raise errors.CHAT_NOT_FOUND("chat not found")
+                raise errors.CHAT_FORBIDDEN("join this chat first")
+            if manage:
+                require_right(found[0], AdminRights.INVITE_USERS)
+            else:
+                require_may(found[0], int(chat.default_banned), now,
+                            AdminRights.INVITE_USERS, BannedRights.INVITE_USERS)
             return
         permissions.require_admin(chats.standing(tx, chat_id, user_id))
 
@@ -254,7 +259,7 @@ class Chats:
         now = _now()
 
         def txn(tx: Tx) -> list[Invite]:
-            self._may_invite(tx, chat_id, caller, now)
+            self._may_invite(tx, chat_id, caller, now, manage=True)
             return chats.invites_of(tx, chat_id)
 
         return await self._db.read(txn)
@@ -266,7 +271,8 @@ class Chats:
             inv = chats.invite(tx, hash_)
             if inv is None:
                 raise errors.INVITE_HASH_INVALID("no such invite link")
-            self._may_invite(tx, inv.chat_id, caller, now)
+            # one's own link may be revoked by its maker; others' by who manages links
+            self._may_invite(tx, inv.chat_id, caller, now, manage=inv.creator_id != caller)
             chats.revoke_invite(tx, hash_)
 
         await self._db.write(txn)

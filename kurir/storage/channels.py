@@ -53,19 +53,21 @@ def get_locked(tx: Tx, chat_id: int) -> ChatRow | None:
     return ChatRow(row) if row else None
 
 
-def join(tx: Tx, chat_id: int, user_id: int, inviter_id: int | None, now: int) -> None:
-    """Make the user an active plain member (new, or back after leaving)."""
+def join(tx: Tx, chat_id: int, user_id: int, inviter_id: int | None, now: int,
+         top_id: int, history_from: int) -> None:
+    """Make the user an active plain member (new, or back after leaving): what is already
+    there counts as read, and what is before `history_from` stays hidden."""
     changed = tx.execute(
         "UPDATE chat_members SET role = 'member', status = 'member', inviter_id = ?, joined = ?,"
-        " admin_rights = 0, banned_rights = 0, until_date = 0, promoted_by = NULL"
-        " WHERE chat_id = ? AND user_id = ?",
-        (inviter_id, now, chat_id, user_id),
+        " admin_rights = 0, banned_rights = 0, until_date = 0, promoted_by = NULL,"
+        " read_max_id = ?, history_from = ? WHERE chat_id = ? AND user_id = ?",
+        (inviter_id, now, top_id, history_from, chat_id, user_id),
     )
     if not changed:
         tx.execute(
-            "INSERT INTO chat_members (chat_id, user_id, role, status, inviter_id, joined)"
-            " VALUES (?, ?, 'member', 'member', ?, ?)",
-            (chat_id, user_id, inviter_id, now),
+            "INSERT INTO chat_members (chat_id, user_id, role, status, inviter_id, joined,"
+            " read_max_id, history_from) VALUES (?, ?, 'member', 'member', ?, ?, ?, ?)",
+            (chat_id, user_id, inviter_id, now, top_id, history_from),
         )
     tx.execute("UPDATE chats SET member_count = member_count + 1 WHERE id = ?", (chat_id,))
 

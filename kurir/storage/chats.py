@@ -8,7 +8,8 @@ from kurir.storage.port import Row, Tx
 
 CHAT_COLS = (
     "id, type, title, about, pinned_id, private_lo, private_hi, top_id, pts, username,"
-    " signatures, slow_mode, member_count, default_banned, linked_chat_id, forum"
+    " signatures, slow_mode, member_count, default_banned, linked_chat_id, forum,"
+    " prehistory_upto"
 )
 CHAT_NCOLS = len(CHAT_COLS.split(","))
 CHANNEL_TYPES = ("channel", "supergroup")
@@ -18,14 +19,14 @@ class ChatRow:
     """A chats row as the services need it."""
 
     __slots__ = ("about", "default_banned", "forum", "id", "linked_chat_id", "member_count",
-                 "pinned_id", "private_hi", "private_lo", "pts", "signatures", "slow_mode",
-                 "title", "top_id", "type", "username")
+                 "pinned_id", "prehistory_upto", "private_hi", "private_lo", "pts",
+                 "signatures", "slow_mode", "title", "top_id", "type", "username")
 
     def __init__(self, row: Row) -> None:
         (self.id, self.type, self.title, self.about, self.pinned_id,
          self.private_lo, self.private_hi, self.top_id, self.pts, self.username,
          self.signatures, self.slow_mode, self.member_count, self.default_banned,
-         self.linked_chat_id, self.forum) = row
+         self.linked_chat_id, self.forum, self.prehistory_upto) = row
 
     @property
     def is_channel(self) -> bool:

@@ -7,6 +7,8 @@ ALTER TABLE messages ADD COLUMN replies TEXT;         -- JSON {count, chat_id, r
 CREATE INDEX messages_thread ON messages (chat_id, thread_id, id);
 
 ALTER TABLE chats ADD COLUMN forum INTEGER NOT NULL DEFAULT 0;
+-- an upgraded group's past stays hidden from who joins the supergroup later
+ALTER TABLE chats ADD COLUMN prehistory_upto BIGINT NOT NULL DEFAULT 0;
 
 CREATE TABLE topics (
     chat_id      BIGINT NOT NULL,
