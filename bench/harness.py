@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from websockets.exceptions import ConnectionClosed
@@ -86,6 +88,14 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def proc_cpu_user_sys(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process: system time is the kernel working for it
+    (socket writes and reads, for a server pushing frames)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+
+
 def proc_rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -105,11 +115,20 @@ def pids_cpu_s(pids: list[int]) -> float:
 
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    busy, total, _ = machine_jiffies()
+    return busy, total
+
+
+def machine_jiffies() -> tuple[float, float, float]:
+    """(busy, total, softirq) jiffies of the whole machine, from /proc/stat. softirq is the
+    kernel's deferred network work, which no process is charged with (on loopback, the
+    receiving side of our own traffic)."""
     with open("/proc/stat") as f:
         parts = [int(x) for x in f.readline().split()[1:]]
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
     total = sum(parts[:8])
-    return total - idle, total
+    softirq = parts[6] if len(parts) > 6 else 0
+    return total - idle, total, softirq
 
 
 class CpuWindow:
@@ -125,7 +144,7 @@ class CpuWindow:
         self.server0 = proc_cpu_s(self.pid)
         self.client0 = time.process_time()
         self.pg0 = pids_cpu_s(self.pg_pids)
-        self.busy0, self.total0 = machine_busy()
+        self.busy0, self.total0, self.softirq0 = machine_jiffies()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,8 +152,9 @@ class CpuWindow:
         self.server = proc_cpu_s(self.pid) - self.server0
         self.client = time.process_time() - self.client0
         self.pg = pids_cpu_s(self.pg_pids) - self.pg0
-        busy1, total1 = machine_busy()
+        busy1, total1, softirq1 = machine_jiffies()
         self.machine_busy_frac = (busy1 - self.busy0) / max(1, total1 - self.total0)
+        self.softirq_frac = (softirq1 - self.softirq0) / max(1, total1 - self.total0)
 
     def figures(self) -> dict[str, Any]:
         cores = os.cpu_count() or 1
@@ -150,9 +170,13 @@ class CpuWindow:
             # the backends serving the server's database (not the shared WAL writer etc.)
             out["postgres_backends"] = len(self.pg_pids)
             out["postgres_cpu_pct"] = round(100 * self.pg / self.wall, 1)
+        # the kernel's network softirq work is charged to no process: on loopback it is
+        # mostly the delivery of our own traffic, so it does not count as other work
+        out["softirq_cpu_pct"] = round(100 * self.softirq_frac * cores, 1)
         # what the rest of the machine used meanwhile (other work disturbs the figures)
         ours = self.server + self.client + self.pg
-        other = max(0.0, 100 * (self.machine_busy_frac * cores - ours / self.wall))
+        other = max(0.0, 100 * ((self.machine_busy_frac - self.softirq_frac) * cores
+                                - ours / self.wall))
         out["other_cpu_pct"] = round(other, 1)
         out["disturbed"] = other > DISTURBED_PCT
         return out
@@ -470,6 +494,16 @@ async def register_users(http: httpx.AsyncClient, n: int, prefix: str,
 
 PUSH_PREFIX = b'{"update":'
 PTS_PREFIX = b'{"update":{"pts":'
+# a channel's push: '{"channel_id":C,"channel_update":{"pts":N,…' (ws.py rule 6)
+CHANNEL_PREFIX = b'{"channel_id":'
+CHANNEL_PTS = b',"channel_update":{"pts":'
+
+def channel_head(raw: bytes) -> tuple[int, int]:
+    """(channel id, pts) of a channel push, read from the frame's head without decoding."""
+    mid = raw.index(CHANNEL_PTS, len(CHANNEL_PREFIX))
+    start = mid + len(CHANNEL_PTS)
+    return int(raw[len(CHANNEL_PREFIX):mid]), int(raw[start:raw.index(b",", start)])
+
 
 _random_ids = itertools.count(secrets.randbelow(1 << 40) + 1)
 
@@ -482,16 +516,25 @@ class WsClient:
     """One WebSocket connection of one user: request/response by id, pushes to a callback.
 
     Frames are read as bytes; pushes are passed on raw (with their arrival time) so that a
-    receiver may count them without decoding JSON. pts order is checked here for every push.
+    receiver may count them without decoding JSON. pts order is checked here for every push:
+    the user's own sequence, and each channel's (channel pushes go to `on_channel_push`
+    with the channel id and pts read from the frame's head).
     """
 
     def __init__(self, url: str, user: User,
                  on_push: Callable[[WsClient, bytes, float], None] | None = None,
-                 compression: str | None = None) -> None:
+                 compression: str | None = None,
+                 on_channel_push: Callable[[WsClient, int, int, bytes, float], None]
+                 | None = None) -> None:
         self.url = url
         self.user = user
         self.on_push = on_push
+        self.on_channel_push = on_channel_push
         self.compression = compression
+        self.channel_pushes = 0
+        self.channel_pts: dict[int, int] = {}  # the last pts seen per channel
+        self.channel_pts_gaps = 0
+        self.channel_pts_repeats = 0
         self.ws: Any = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -529,6 +572,9 @@ class WsClient:
                     if self.on_push is not None:
                         self.on_push(self, raw, t)
                     continue
+                if raw.startswith(CHANNEL_PREFIX):
+                    self._channel_push(raw, t)
+                    continue
                 msg = json.loads(raw)
                 fut = self._pending.pop(msg.get("id"), None)
                 if fut is not None and not fut.done():
@@ -540,6 +586,18 @@ class WsClient:
                 if not fut.done():
                     fut.set_exception(ConnectionError(f"socket closed ({self.closed_reason})"))
             self._pending.clear()
+
+    def _channel_push(self, raw: bytes, t: float) -> None:
+        self.channel_pushes += 1
+        chat_id, pts = channel_head(raw)
+        last = self.channel_pts.get(chat_id, 0)
+        if last and pts > last + 1:
+            self.channel_pts_gaps += 1
+        elif pts <= last:
+            self.channel_pts_repeats += 1
+        self.channel_pts[chat_id] = max(last, pts)
+        if self.on_channel_push is not None:
+            self.on_channel_push(self, chat_id, pts, raw, t)
 
     async def request(self, method: str, params: dict[str, Any],
                       timeout: float = 30.0) -> tuple[dict[str, Any], float]:
@@ -573,7 +631,197 @@ class WsClient:
                 await self._reader
 
 
-async def open_all(clients: list[WsClient], concurrency: int = 16) -> None:
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class RawSubscriber(asyncio.Protocol):
+    """A receive-only WebSocket client (RFC 6455 by hand) for holding many sockets in one
+    load-generator process: the handshake is written directly, and the server's frames
+    (unmasked, no extension: none is offered) are cut out of the byte stream in
+    `data_received`, with no task and no await per frame. It costs a few microseconds per
+    frame where the `websockets` client costs tens, so that the load generator is not what
+    a fanout measurement measures. It checks the pts order of each channel as `WsClient`
+    does and hands channel pushes to `on_channel_push(self, chat_id, pts, raw, t)`; it
+    answers pings and closes cleanly. It sends no requests.
+    """
+
+    def __init__(self, host: str, port: int, user: User,
+                 on_channel_push: Callable[[Any, int, int, bytes, float], None] | None = None,
+                 path: str = "/api/v1/ws") -> None:
+        self.host, self.port, self.user, self.path = host, port, user, path
+        self.on_channel_push = on_channel_push
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._key = base64.b64encode(secrets.token_bytes(16))
+        self._opened: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._frag: bytearray | None = None
+        self.is_open = False
+        self.pushes = 0  # user updates ({"update": …}), counted only
+        self.channel_pushes = 0
+        self.channel_pts: dict[int, int] = {}
+        self.channel_pts_gaps = 0
+        self.channel_pts_repeats = 0
+        self.other_frames = 0
+        self.closed_reason: str | None = None
+
+    async def open(self, timeout: float = 20.0) -> RawSubscriber:
+        loop = asyncio.get_running_loop()
+        self._opened = loop.create_future()
+        self._lost = loop.create_future()
+        await asyncio.wait_for(loop.create_connection(lambda: self, self.host, self.port),
+                               timeout)
+        await asyncio.wait_for(self._opened, timeout)
+        return self
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not subclasses of asyncio.Transport
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(
+            b"GET %s?token=%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            % (self.path.encode(), self.user.token.encode(), self.host.encode(), self.port,
+               self._key)
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.is_open = False
+        if self.closed_reason is None:
+            self.closed_reason = f"connection lost ({exc})"
+        for fut in (self._opened, self._lost):
+            if fut is not None and not fut.done():
+                if fut is self._opened:
+                    fut.set_exception(ConnectionError(self.closed_reason))
+                else:
+                    fut.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        t = now()
+        buf = self._buf
+        buf += data
+        if not self.is_open and not self._handshake():
+            return
+        pos = 0
+        n = len(buf)
+        while n - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length = b1 & 0x7F
+            head = 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                head = 10
+            if b1 & 0x80:  # a server must not mask
+                self._fail("masked frame from the server")
+                return
+            if n - pos < head + length:
+                break
+            payload = bytes(buf[pos + head:pos + head + length])
+            pos += head + length
+            self._frame(b0 & 0x80, b0 & 0x0F, payload, t)
+        if pos:
+            del buf[:pos]
+
+    def _handshake(self) -> bool:
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > 65536:
+                self._fail("no handshake response")
+            return False
+        head = bytes(self._buf[:end]).decode("latin-1")
+        del self._buf[:end + 4]
+        lines = head.split("\r\n")
+        accept = base64.b64encode(hashlib.sha1(self._key + _WS_GUID).digest()).decode()
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (ln.partition(":") for ln in lines[1:])}
+        if not lines[0].startswith("HTTP/1.1 101") or headers.get("sec-websocket-accept") != accept:
+            self._fail(f"handshake refused: {lines[0]}")
+            return False
+        self.is_open = True
+        if self._opened is not None and not self._opened.done():
+            self._opened.set_result(None)
+        return True
+
+    def _frame(self, fin: int, opcode: int, payload: bytes, t: float) -> None:
+        if opcode == 0:  # continuation
+            if self._frag is None:
+                self._fail("continuation without a start")
+                return
+            self._frag += payload
+            if not fin:
+                return
+            payload, self._frag, opcode = bytes(self._frag), None, 1
+        elif opcode in (1, 2) and not fin:
+            self._frag = bytearray(payload)
+            return
+        if opcode in (1, 2):
+            if payload.startswith(CHANNEL_PREFIX):
+                self._channel_push(payload, t)
+            elif payload.startswith(PUSH_PREFIX):
+                self.pushes += 1
+            else:
+                self.other_frames += 1
+        elif opcode == 9:  # ping
+            self._send(0xA, payload)
+        elif opcode == 8:  # close: answer it; the server closes the TCP connection
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            if self.closed_reason is None:
+                self.closed_reason = str(code)
+            if self.is_open:
+                self.is_open = False
+                self._send(0x8, payload[:2])
+
+    def _channel_push(self, raw: bytes, t: float) -> None:
+        self.channel_pushes += 1
+        chat_id, pts = channel_head(raw)
+        last = self.channel_pts.get(chat_id, 0)
+        if last and pts > last + 1:
+            self.channel_pts_gaps += 1
+        elif pts <= last:
+            self.channel_pts_repeats += 1
+        self.channel_pts[chat_id] = max(last, pts)
+        if self.on_channel_push is not None:
+            self.on_channel_push(self, chat_id, pts, raw, t)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """A client frame: masked, as RFC 6455 wants (control frames only, < 126 bytes)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        mask = secrets.token_bytes(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+    def _fail(self, why: str) -> None:
+        self.closed_reason = why
+        if self._opened is not None and not self._opened.done():
+            self._opened.set_exception(ConnectionError(why))
+        if self.transport is not None:
+            self.transport.close()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Send a close frame, wait for the server to end the connection, then drop it."""
+        if self.transport is None:
+            return
+        if self.is_open:
+            self.is_open = False
+            self._send(0x8, (1000).to_bytes(2, "big"))
+            if self._lost is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+        self.transport.close()
+        if self._lost is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._lost), 1.0)
+
+
+async def open_all(clients: list[Any], concurrency: int = 16) -> None:
     sem = asyncio.Semaphore(concurrency)
 
     async def one(c: WsClient) -> None:
@@ -583,7 +831,7 @@ async def open_all(clients: list[WsClient], concurrency: int = 16) -> None:
     await asyncio.gather(*(one(c) for c in clients))
 
 
-async def close_all(clients: list[WsClient]) -> None:
+async def close_all(clients: list[Any]) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
 
 
