@@ -18,12 +18,17 @@ from typing import Protocol
 import msgspec
 
 from kurir.bus.port import Bus
-from kurir.storage.updates import Appended
+from kurir.storage.updates import Appended, with_pts
 
 UPDATE, EVENT, SESSION_END, JOINED, LEFT = b"U", b"E", b"S", b"J", b"L"
 _q = struct.Struct(">q")
 _qq = struct.Struct(">qq")
 _enc = msgspec.json.Encoder()
+
+
+def channel_frame(chat_id: int, pts: int, body: bytes) -> str:
+    """A channel's update as pushed on a socket."""
+    return (b'{"channel_id":%d,"channel_update":' % chat_id + with_pts(pts, body) + b"}").decode()
 
 
 def user_topic(user_id: int) -> str:
@@ -39,13 +44,13 @@ class Listener(Protocol):
 
     def on_update(self, pts: int, body: bytes) -> None: ...
 
-    def on_channel_update(self, chat_id: int, pts: int, body: bytes) -> None: ...
+    def on_channel_update(self, chat_id: int, pts: int, body: bytes, frame: str) -> None: ...
 
     def on_channel_joined(self, chat_id: int, pts: int) -> None: ...
 
     def on_channel_left(self, chat_id: int) -> None: ...
 
-    def on_event(self, frame: bytes) -> None: ...
+    def on_event(self, frame: str) -> None: ...
 
     def on_session_end(self) -> None: ...
 
@@ -132,8 +137,12 @@ class Hub:
         if topic[0] == "c":
             chat_id, pts = _qq.unpack_from(data, 1)
             body = data[17:]
-            for listener in tuple(self._channels.get(chat_id, ())):
-                listener.on_channel_update(chat_id, pts, body)
+            listeners = tuple(self._channels.get(chat_id, ()))
+            if listeners:
+                # the same frame for every follower: made once, not once a connection
+                frame = channel_frame(chat_id, pts, body)
+                for listener in listeners:
+                    listener.on_channel_update(chat_id, pts, body, frame)
             return
         group = self._users.get(int(topic[1:]))
         if not group:
@@ -145,9 +154,9 @@ class Hub:
             for listener in listeners:
                 listener.on_update(pts, body)
         elif kind == EVENT:
-            frame = data[1:]
+            text = data[1:].decode()
             for listener in listeners:
-                listener.on_event(frame)
+                listener.on_event(text)
         elif kind == SESSION_END:
             sid = _q.unpack_from(data, 1)[0]
             for listener in listeners:

@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from kurir.api.registry import Registry, decode_json
 from kurir.domain import errors
-from kurir.live import Hub
+from kurir.live import Hub, channel_frame
 from kurir.logs import new_request_id
 from kurir.services.accounts import Accounts, Caller
 from kurir.services.presence import Presence
@@ -64,15 +64,11 @@ def _update_frame(pts: int, body: bytes) -> str:
     return (b'{"update":' + with_pts(pts, body) + b"}").decode()
 
 
-def _channel_frame(chat_id: int, pts: int, body: bytes) -> str:
-    return (b'{"channel_id":%d,"channel_update":' % chat_id + with_pts(pts, body) + b"}").decode()
-
-
 class Connection:
     """One open socket; a `Listener` of the hub.
 
     Its queue holds what to write, in arrival order: ("t", text) a ready frame,
-    ("u", pts, body) a user update, ("c", chat_id, pts, body) a channel update,
+    ("u", pts, body) a user update, ("c", chat_id, pts, frame) a channel update,
     ("f", chat_id) a look in a channel's log for anything above what was sent, ("x", code)
     close. Per channel it keeps the last pts sent, like `sent_pts` for the user's
     own sequence, and the same rule 3 holds for each channel's sequence.
@@ -93,8 +89,8 @@ class Connection:
     def on_update(self, pts: int, body: bytes) -> None:
         self._enqueue(("u", pts, body))
 
-    def on_channel_update(self, chat_id: int, pts: int, body: bytes) -> None:
-        self._enqueue(("c", chat_id, pts, body))
+    def on_channel_update(self, chat_id: int, pts: int, body: bytes, frame: str) -> None:
+        self._enqueue(("c", chat_id, pts, frame))
 
     def on_channel_joined(self, chat_id: int, pts: int) -> None:
         if chat_id not in self.channels:
@@ -108,8 +104,8 @@ class Connection:
         if self.channels.pop(chat_id, None) is not None:
             self._hub.unfollow(chat_id, self)
 
-    def on_event(self, frame: bytes) -> None:
-        self._enqueue(("t", frame.decode()))
+    def on_event(self, frame: str) -> None:
+        self._enqueue(("t", frame))
 
     def on_session_end(self) -> None:
         self._enqueue(("x", CLOSE_AUTH))
@@ -172,14 +168,14 @@ class Connection:
         await self.ws.send_text(_update_frame(pts, body))
         self.sent_pts = pts
 
-    async def _send_channel_update(self, chat_id: int, pts: int, body: bytes) -> None:
+    async def _send_channel_update(self, chat_id: int, pts: int, frame: str) -> None:
         sent = self.channels.get(chat_id)
         if sent is None or pts <= sent:
             return  # not followed (left meanwhile), or already sent
         if pts > sent + 1:
             for p, missing in await self._sync.channel_between(chat_id, sent, pts - 1):
-                await self.ws.send_text(_channel_frame(chat_id, p, missing))
-        await self.ws.send_text(_channel_frame(chat_id, pts, body))
+                await self.ws.send_text(channel_frame(chat_id, p, missing))
+        await self.ws.send_text(frame)
         if chat_id in self.channels:
             self.channels[chat_id] = pts
 
@@ -189,7 +185,7 @@ class Connection:
         if sent is None:
             return
         for p, body in await self._sync.channel_since(chat_id, sent, BACKLOG_PAGE):
-            await self.ws.send_text(_channel_frame(chat_id, p, body))
+            await self.ws.send_text(channel_frame(chat_id, p, body))
             if chat_id in self.channels:
                 self.channels[chat_id] = p
 
