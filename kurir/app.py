@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,11 +18,13 @@ from starlette.routing import Route, WebSocketRoute
 from kurir.api import accounts as accounts_api
 from kurir.api import channels as channels_api
 from kurir.api import chats as chats_api
+from kurir.api import files as files_api
 from kurir.api import messages as messages_api
 from kurir.api import threads as threads_api
 from kurir.api.context import Services
 from kurir.api.openapi import document
 from kurir.api.registry import Registry
+from kurir.blobs.local import LocalBlobs
 from kurir.bus.memory import MemoryBus
 from kurir.config import Config
 from kurir.domain import errors
@@ -29,6 +32,7 @@ from kurir.live import Hub
 from kurir.services.accounts import Accounts
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
+from kurir.services.files import Files
 from kurir.services.messaging import Messaging
 from kurir.services.presence import Presence
 from kurir.services.sync import Sync
@@ -37,6 +41,7 @@ from kurir.storage.port import Database
 from kurir.storage.postgres import PostgresDatabase
 from kurir.storage.sqlite import SqliteDatabase
 from kurir.transports.errors import error_body
+from kurir.transports.files import FileEndpoints
 from kurir.transports.http import ApiEndpoint
 from kurir.transports.metrics import Metrics
 from kurir.transports.ws import WsEndpoint
@@ -67,10 +72,13 @@ def build_core(config: Config) -> Kurir:
     hub = Hub(bus)
     hasher = PasswordHasher(memory_cost=config.argon2_memory_kib, time_cost=config.argon2_time_cost)
     channels = Channels(db, hub)
+    files = Files(db, LocalBlobs(os.path.join(config.data_dir, "files")), config.max_file_size,
+                  config.quota_bytes)
     services = Services(
         accounts=Accounts(db, hub, hasher, config.signups_per_minute,
                           config.login_failures_per_ip),
-        messaging=Messaging(db, hub, config.sends_per_second, config.send_burst),
+        messaging=Messaging(db, hub, files, config.sends_per_second, config.send_burst),
+        files=files,
         chats=Chats(db, hub, channels),
         channels=channels,
         threads=Threads(db, hub),
@@ -79,7 +87,7 @@ def build_core(config: Config) -> Kurir:
     registry = Registry(
         [*accounts_api.methods(services), *messages_api.methods(services),
          *chats_api.methods(services), *channels_api.methods(services),
-         *threads_api.methods(services)]
+         *threads_api.methods(services), *files_api.methods(services)]
     )
     return Kurir(config, db, services, registry, hub)
 
@@ -91,6 +99,7 @@ def build_app(config: Config) -> Starlette:
     metrics.gauges["kurir_websocket_connections"] = lambda: core.hub.connection_count
     openapi = msgspec.json.encode(document(core.registry))
     api = ApiEndpoint(core.registry, core.services.accounts, metrics, config.max_body_bytes)
+    file_routes = FileEndpoints(core.services.accounts, core.services.files)
     ws = WsEndpoint(core.registry, core.services.accounts, core.services.sync, core.hub,
                     Presence(db, core.hub), metrics)
 
@@ -132,6 +141,9 @@ def build_app(config: Config) -> Starlette:
     app = Starlette(
         routes=[
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+            Route("/api/v1/upload/{upload_id:str}/{part:int}", file_routes.put_part,
+                  methods=["PUT"]),
+            Route("/api/v1/files/{file_id:str}", file_routes.get_file, methods=["GET", "HEAD"]),
             Route("/api/v1/{method:str}", api.handle, methods=["POST"]),
             WebSocketRoute("/api/v1/ws", ws.handle),
             Route("/healthz", healthz, methods=["GET"]),

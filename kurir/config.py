@@ -28,6 +28,9 @@ class Config:
     sqlite_synchronous: str = "normal"
     db_pool_size: int = 8
     max_body_bytes: int = 1 << 20
+    # files: the largest one (Telegram's 2 GiB), and what each user may store in all
+    max_file_size: int = 2 << 30
+    quota_bytes: int = 20 << 30
     # argon2id cost; RFC 9106's second recommended profile is 64 MiB, 3 passes
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3

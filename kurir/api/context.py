@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kurir.services.accounts import Accounts
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
+from kurir.services.files import Files
 from kurir.services.messaging import Messaging
 from kurir.services.sync import Sync
 from kurir.services.threads import Threads
@@ -19,6 +20,7 @@ class Services:
     chats: Chats
     channels: Channels
     threads: Threads
+    files: Files
     sync: Sync
 
 

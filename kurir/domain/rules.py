@@ -17,6 +17,7 @@ TITLE_MAX = 128
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 MESSAGE_MAX = 4096
+CAPTION_MAX = 1024
 REACTION_MAX = 16
 
 # Telegram: letters, digits, underscore; starts with a letter; 5-32 characters.

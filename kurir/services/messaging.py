@@ -21,7 +21,9 @@ from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEnti
 from kurir.live import Hub
 from kurir.services import access, threads, timeline
 from kurir.services.channels import channel_view
+from kurir.services.files import Files
 from kurir.storage import channels, chats, messages, users
+from kurir.storage import files as file_rows
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Tx
 from kurir.storage.updates import Appended
@@ -83,9 +85,11 @@ def seeing(tx: Tx, chat_id: int, message_id: int) -> list[int]:
 
 
 class Messaging:
-    def __init__(self, db: Database, hub: Hub, sends_per_second: float, send_burst: float):
+    def __init__(self, db: Database, hub: Hub, files: Files, sends_per_second: float,
+                 send_burst: float):
         self._db = db
         self._hub = hub
+        self._files = files
         self._flood = RateLimiter(rate=sends_per_second, burst=send_burst)
         self._private = PrivateChats()
 
@@ -142,6 +146,36 @@ class Messaging:
             self._private.remember(caller, user_id, msg.chat_id)
             self._push(*appended)
         return msg
+
+    async def send_media(
+        self, caller: int, chat_id: int | None, user_id: int | None, file_id: str, kind: str,
+        caption: str, random_id: int, entities: list[MessageEntity] | None = None,
+        reply_to: int | None = None, topic_id: int | None = None,
+    ) -> Message:
+        """A file as a message (rule 6 of services/files.py: one's own, or one seen)."""
+        if len(caption) > rules.CAPTION_MAX:
+            raise errors.MESSAGE_TOO_LONG(f"a caption has at most {rules.CAPTION_MAX} characters")
+        if kind == "photo":
+            file_id = await self._files.photo(caller, file_id)
+
+        def describe(tx: Tx) -> dict[str, object] | None:
+            row = file_rows.file(tx, file_id)
+            if row is None or not (int(row[1]) == caller or
+                                   file_rows.visible_to(tx, file_id, caller)):
+                return None
+            media: dict[str, object] = {"kind": kind, "file_id": row[0], "size": int(row[3]),
+                                        "name": row[4], "mime_type": row[5]}
+            if row[7]:
+                media.update(msgspec.json.decode(row[7]))
+            return media
+
+        media = await self._db.read(describe)
+        if media is None:
+            raise errors.FILE_ID_INVALID("no such file")
+        if kind == "photo" and "width" not in media:
+            raise errors.MEDIA_INVALID("that file is not an image")
+        return await self.send(caller, chat_id, user_id, caption, random_id, reply_to,
+                               entities, media=media, topic_id=topic_id)
 
     @staticmethod
     def _channel_post(tx: Tx, seat: access.Seat, now: int) -> tuple[int | None, str | None]:

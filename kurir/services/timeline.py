@@ -9,7 +9,7 @@ channel's own log for a channel or supergroup (one row, whatever the member coun
 from __future__ import annotations
 
 from kurir.domain.types import ForwardHeader, Message, MessageEntity, Update
-from kurir.storage import channels, chats, messages, updates
+from kurir.storage import channels, chats, files, messages, updates
 from kurir.storage.port import Tx
 from kurir.storage.updates import Appended
 
@@ -31,6 +31,9 @@ def post(
         thread_id=thread_id, replies=replies,
     )
     messages.insert(tx, msg)
+    if media is not None:
+        for file_id in media_files(media):
+            files.attach(tx, file_id, chat_id, message_id)
     if channel_pts is not None:
         return msg, channels.append(
             tx, chat_id, Update(pts=0, type="new_message", message=msg), now, channel_pts
@@ -41,6 +44,15 @@ def post(
         [*recipients, *extra_recipients], now,
     )
     return msg, appended
+
+
+def media_files(media: dict[str, object]) -> list[str]:
+    """The files a message's media carries: the file and its thumbnails."""
+    out = [str(media["file_id"])] if isinstance(media.get("file_id"), str) else []
+    thumbs = media.get("thumbs")
+    if isinstance(thumbs, list):
+        out += [str(t["file_id"]) for t in thumbs if isinstance(t, dict) and "file_id" in t]
+    return out
 
 
 def notify_channel(tx: Tx, chat_id: int, update: Update, now: int) -> Appended:
