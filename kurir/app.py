@@ -33,6 +33,7 @@ from kurir.services.accounts import Accounts
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.files import Files
+from kurir.services.media import Media
 from kurir.services.messaging import Messaging
 from kurir.services.presence import Presence
 from kurir.services.sync import Sync
@@ -74,11 +75,13 @@ def build_core(config: Config) -> Kurir:
     channels = Channels(db, hub)
     files = Files(db, LocalBlobs(os.path.join(config.data_dir, "files")), config.max_file_size,
                   config.quota_bytes)
+    messaging = Messaging(db, hub, config.sends_per_second, config.send_burst)
     services = Services(
         accounts=Accounts(db, hub, hasher, config.signups_per_minute,
                           config.login_failures_per_ip),
-        messaging=Messaging(db, hub, files, config.sends_per_second, config.send_burst),
+        messaging=messaging,
         files=files,
+        media=Media(db, messaging, files),
         chats=Chats(db, hub, channels),
         channels=channels,
         threads=Threads(db, hub),

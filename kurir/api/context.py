@@ -8,6 +8,7 @@ from kurir.services.accounts import Accounts
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.files import Files
+from kurir.services.media import Media
 from kurir.services.messaging import Messaging
 from kurir.services.sync import Sync
 from kurir.services.threads import Threads
@@ -21,6 +22,7 @@ class Services:
     channels: Channels
     threads: Threads
     files: Files
+    media: Media
     sync: Sync
 
 

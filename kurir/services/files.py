@@ -186,6 +186,11 @@ class Files:
         row = await self.readable(caller, file_id)
         if row[7] and b'"width"' in str(row[7]).encode():
             return str(row[0])
+        made_before = await self._db.read(
+            lambda tx: tx.one("SELECT file_id FROM photo_sources WHERE owner_id = ?"
+                              " AND source_sha = ?", (caller, row[2])))
+        if made_before is not None:  # a retried send: the same photo, not another one
+            return str(made_before[0])
         source = self._blobs.path(str(row[2]))
         if source is None:
             raise errors.MEDIA_INVALID("that file cannot be read as an image here")
@@ -198,7 +203,13 @@ class Files:
                        for i, (name, r) in enumerate(thumbs)]
         name = os.path.splitext(str(row[4]))[0] + ".jpg"
 
-        def txn(tx: Tx) -> None:
+        def txn(tx: Tx) -> str:
+            found = tx.one("SELECT file_id FROM photo_sources WHERE owner_id = ?"
+                           " AND source_sha = ?", (caller, row[2]))
+            if found is not None:  # made meanwhile by a concurrent send
+                return str(found[0])
+            tx.execute("INSERT INTO photo_sources (owner_id, source_sha, file_id)"
+                       " VALUES (?, ?, ?)", (caller, row[2], ids[0]))
             for rendition, fid in zip(made, ids, strict=True):
                 files.put_blob(tx, rendition.sha256, rendition.size, now)
                 meta = None
@@ -209,6 +220,7 @@ class Files:
                     meta = _json({"width": rendition.width, "height": rendition.height})
                 files.create_file(tx, fid, caller, rendition.sha256, rendition.size, name,
                                   "image/jpeg", now, meta)
+            return ids[0]
 
         try:
             for rendition in made:
@@ -216,8 +228,7 @@ class Files:
         finally:
             for rendition in made:
                 await asyncio.to_thread(_discard, rendition.path)
-        await self._db.write(txn)
-        return ids[0]
+        return await self._db.write(txn)
 
 
 def _json(value: object) -> str:

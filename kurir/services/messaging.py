@@ -21,9 +21,7 @@ from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEnti
 from kurir.live import Hub
 from kurir.services import access, threads, timeline
 from kurir.services.channels import channel_view
-from kurir.services.files import Files
 from kurir.storage import channels, chats, messages, users
-from kurir.storage import files as file_rows
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Tx
 from kurir.storage.updates import Appended
@@ -85,11 +83,9 @@ def seeing(tx: Tx, chat_id: int, message_id: int) -> list[int]:
 
 
 class Messaging:
-    def __init__(self, db: Database, hub: Hub, files: Files, sends_per_second: float,
-                 send_burst: float):
+    def __init__(self, db: Database, hub: Hub, sends_per_second: float, send_burst: float):
         self._db = db
         self._hub = hub
-        self._files = files
         self._flood = RateLimiter(rate=sends_per_second, burst=send_burst)
         self._private = PrivateChats()
 
@@ -113,69 +109,56 @@ class Messaging:
         if media is None:  # a media message may go without a caption
             rules.check_message_text(text)
         ents = entity_rules.check_entities(text, entities)
-        self._check_flood(caller)
+        [msg] = await self.send_many(caller, chat_id, user_id, [(text, ents, media, random_id)],
+                                     reply_to, reply_markup, topic_id)
+        return msg
+
+    async def send_many(
+        self, caller: int, chat_id: int | None, user_id: int | None,
+        items: list[tuple[str, list[MessageEntity], dict[str, object] | None, int]],
+        reply_to: int | None = None, reply_markup: dict[str, object] | None = None,
+        topic_id: int | None = None,
+    ) -> list[Message]:
+        """Post (text, entities, media, random_id) items, checked, in one transaction: one
+        message, or an album's. A retried random_id answers with its first message."""
+        self._check_flood(caller, len(items))
         now = _now()
 
-        def txn(tx: Tx) -> tuple[Message, list[Appended] | None]:
-            seen = messages.by_random_id(tx, caller, random_id)
-            if seen is not None:
-                first = messages.any_by_id(tx, *seen)
-                assert first is not None
-                return first, None
+        def txn(tx: Tx) -> tuple[list[Message], list[Appended] | None]:
+            seen = [messages.by_random_id(tx, caller, rid) for *_, rid in items]
+            if any(s is not None for s in seen):
+                first = [messages.any_by_id(tx, *s) for s in seen if s is not None]
+                return [m for m in first if m is not None], None
             target = self._private.resolve(tx, caller, chat_id, user_id, now)
-            seat = access.for_post(tx, target, caller, now, media=media is not None)
+            has_media = any(media is not None for _, _, media, _ in items)
+            seat = access.for_post(tx, target, caller, now, media=has_media)
             if reply_to is not None and not messages.get_visible(
                 tx, target, [reply_to], caller, seat.history_from
             ):
                 raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
-            views, signature = self._channel_post(tx, seat, now)
             thread_id = threads.place(tx, seat, reply_to, topic_id, now)
-            replies, copies = threads.before_post(tx, seat, caller, now, text, ents, media)
-            msg, appended = timeline.post(
-                tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
-                media=media, reply_markup=reply_markup, views=views, post_author=signature,
-                thread_id=thread_id, replies=replies,
-            )
-            threads.after_post(tx, seat, msg)
+            out: list[Message] = []
+            pushes: list[Appended] = []
+            for text, ents, media, random_id in items:
+                views, signature = self._channel_post(tx, seat, now)
+                replies, copies = threads.before_post(tx, seat, caller, now, text, ents, media)
+                msg, appended = timeline.post(
+                    tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
+                    media=media, reply_markup=reply_markup, views=views, post_author=signature,
+                    thread_id=thread_id, replies=replies,
+                )
+                threads.after_post(tx, seat, msg)
+                messages.remember_random_id(tx, caller, random_id, target, msg.id)
+                out.append(msg)
+                pushes += [*copies, appended]
             self._note_post(tx, seat, now)
-            messages.remember_random_id(tx, caller, random_id, target, msg.id)
-            return msg, [*copies, appended]
+            return out, pushes
 
-        msg, appended = await self._write_once(txn)
-        if appended is not None:  # a new message, so its chat is the one resolved
-            self._private.remember(caller, user_id, msg.chat_id)
+        sent, appended = await self._write_once(txn)
+        if appended is not None:  # new messages, so their chat is the one resolved
+            self._private.remember(caller, user_id, sent[0].chat_id)
             self._push(*appended)
-        return msg
-
-    async def send_media(
-        self, caller: int, chat_id: int | None, user_id: int | None, file_id: str, kind: str,
-        caption: str, random_id: int, entities: list[MessageEntity] | None = None,
-        reply_to: int | None = None, topic_id: int | None = None,
-    ) -> Message:
-        """A file as a message (rule 6 of services/files.py: one's own, or one seen)."""
-        if len(caption) > rules.CAPTION_MAX:
-            raise errors.MESSAGE_TOO_LONG(f"a caption has at most {rules.CAPTION_MAX} characters")
-        if kind == "photo":
-            file_id = await self._files.photo(caller, file_id)
-
-        def describe(tx: Tx) -> dict[str, object] | None:
-            row = file_rows.file(tx, file_id)
-            if row is None or not (int(row[1]) == caller or
-                                   file_rows.visible_to(tx, file_id, caller)):
-                return None
-            media: dict[str, object] = {"kind": kind, "file_id": row[0], "size": int(row[3]),
-                                        "name": row[4], "mime_type": row[5]}
-            if row[7]:
-                media.update(msgspec.json.decode(row[7]))
-            return media
-
-        media = await self._db.read(describe)
-        if media is None:
-            raise errors.FILE_ID_INVALID("no such file")
-        if kind == "photo" and "width" not in media:
-            raise errors.MEDIA_INVALID("that file is not an image")
-        return await self.send(caller, chat_id, user_id, caption, random_id, reply_to,
-                               entities, media=media, topic_id=topic_id)
+        return sent
 
     @staticmethod
     def _channel_post(tx: Tx, seat: access.Seat, now: int) -> tuple[int | None, str | None]:

@@ -40,6 +40,14 @@ CREATE TABLE files (
 );
 CREATE INDEX files_owner ON files (owner_id);
 
+-- A photo made from an upload is made once per owner: a retried send finds it.
+CREATE TABLE photo_sources (
+    owner_id     BIGINT NOT NULL,
+    source_sha   TEXT NOT NULL,
+    file_id      TEXT NOT NULL,
+    PRIMARY KEY (owner_id, source_sha)
+);
+
 -- Which messages carry a file: who may see one of them may download it.
 CREATE TABLE message_files (
     file_id      TEXT NOT NULL,
