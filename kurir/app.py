@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -48,6 +49,7 @@ from kurir.transports.metrics import Metrics
 from kurir.transports.ws import WsEndpoint
 
 log = logging.getLogger("kurir")
+SWEEP_EVERY = 600  # seconds between looks for abandoned uploads
 
 
 def open_database(config: Config) -> SqliteDatabase | PostgresDatabase:
@@ -131,14 +133,28 @@ def build_app(config: Config) -> Starlette:
         err.code = code
         return Response(error_body(err), status_code=code, media_type="application/json")
 
+    async def sweep_uploads() -> None:
+        # abandoned uploads would hold quota and disk for ever
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                dropped = await core.services.files.sweep(config.upload_expire_seconds)
+            except Exception:  # keep sweeping; the next round may succeed
+                log.exception("sweeping stale uploads failed")
+            else:
+                if dropped:
+                    log.info("dropped %d abandoned uploads", dropped)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await core.db.open()
+        sweeper = asyncio.create_task(sweep_uploads())
         log.info("kurir ready on %s (%s)", config.engine,
                  config.sqlite_path if config.engine == "sqlite" else "postgresql")
         try:
             yield
         finally:
+            sweeper.cancel()
             await core.db.close()
 
     app = Starlette(

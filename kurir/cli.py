@@ -48,6 +48,19 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--after-id", type=int, default=0)
     for leaf in (create, listing):
         _common(leaf, argparse.SUPPRESS)
+
+    send = sub.add_parser("send-file", help="upload a file and send it to a user or a chat")
+    send.add_argument("--server", default="http://127.0.0.1:8080",
+                      help="the server's URL (default http://127.0.0.1:8080)")
+    send.add_argument("--username", required=True, help="the account to send as")
+    send.add_argument("--password", help="default: env KURIR_PASSWORD, else asked for")
+    to = send.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to-user", metavar="NAME", help="the username to send to")
+    to.add_argument("--chat-id", type=int, help="the chat to send to")
+    send.add_argument("--kind", default="document",
+                      choices=["document", "photo", "video", "audio", "voice"])
+    send.add_argument("--caption", default="")
+    send.add_argument("path", help="the file to send")
     return p
 
 
@@ -104,8 +117,90 @@ async def _admin(config: Config, args: argparse.Namespace) -> int:
         await core.db.close()
 
 
+_SEND_ATTEMPTS = 4
+
+
+def send_file(args: argparse.Namespace) -> int:
+    """`kurir send-file`: log in, upload with a progress bar on stderr, send, print the
+    message id. A transient failure is retried a few times (an upload resumes where it
+    stopped); any failure ends with a message on stderr and exit status 1."""
+    import os
+
+    if not os.path.isfile(args.path):
+        print(f"error: {args.path}: no such file", file=sys.stderr)
+        return 1
+    password = args.password or os.environ.get("KURIR_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("error: no password: give --password or set KURIR_PASSWORD", file=sys.stderr)
+            return 1
+        password = getpass.getpass()
+    try:
+        return asyncio.run(_send_file(args, password))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 1
+
+
+async def _send_file(args: argparse.Namespace, password: str) -> int:
+    import os
+
+    from kurir.client import Client, KurirError, UploadState, new_random_id
+    from kurir.client.files import transient
+    from kurir.client.progress import ProgressBar
+
+    bar = ProgressBar(os.path.basename(args.path), sys.stderr)
+    state = UploadState()
+    random_id = new_random_id()  # the same on every attempt: a repeated send is not doubled
+
+    async def retrying(what: str, step: Any) -> Any:
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
+            try:
+                return await step()
+            except KurirError as exc:
+                if attempt == _SEND_ATTEMPTS or not transient(exc):
+                    raise
+                bar.note(f"{what} failed ({exc.type}: {exc.message}); retrying")
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async with Client(args.server, flood_retry=True) as client:
+        try:
+            await retrying("login", lambda: client.login(args.username, password,
+                                                         device="kurir send-file"))
+            target: dict[str, Any] = {"chat_id": args.chat_id}
+            if args.chat_id is not None:  # before uploading: a wrong chat is told at once
+                await retrying("finding the chat", lambda: client.call(
+                    "chats.get", chat_id=args.chat_id))
+            else:
+                user = await retrying("finding the user", lambda: client.call(
+                    "users.get", username=args.to_user.removeprefix("@")))
+                target = {"user_id": user["id"]}
+            uploaded = await retrying("upload", lambda: client.upload(
+                args.path, progress=bar, resume=state))
+            bar.finish()
+            params = {"file_id": uploaded["file_id"], "kind": args.kind,
+                      "random_id": random_id, **target}
+            if args.caption:
+                params["caption"] = args.caption
+            message = await retrying("send", lambda: client.call("messages.sendMedia",
+                                                                 **params))
+        except KurirError as exc:
+            bar.finish()
+            print(f"error: {exc.type}: {exc.message}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            bar.finish()
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(message["id"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "send-file":
+        return send_file(args)
     try:
         config = _config(args)
     except ConfigError as e:

@@ -31,6 +31,8 @@ class Config:
     # files: the largest one (Telegram's 2 GiB), and what each user may store in all
     max_file_size: int = 2 << 30
     quota_bytes: int = 20 << 30
+    # an upload not finished within this many seconds is dropped
+    upload_expire_seconds: int = 86400
     # argon2id cost; RFC 9106's second recommended profile is 64 MiB, 3 passes
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3

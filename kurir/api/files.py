@@ -32,6 +32,9 @@ class UploadOnly(msgspec.Struct):
 
 class Status(msgspec.Struct):
     parts: list[int]
+    part_size: int
+    size: int
+    finished: bool
 
 
 class Finished(msgspec.Struct):
@@ -81,7 +84,7 @@ def methods(s: Services) -> list[Method]:
         return msgspec.convert(await f.start(c.user_id, p.name, p.mime_type, p.size), Started)
 
     async def status(c, p: UploadOnly) -> Status:  # type: ignore[no-untyped-def]
-        return Status(await f.status(c.user_id, p.upload_id))
+        return msgspec.convert(await f.status(c.user_id, p.upload_id), Status)
 
     async def finish(c, p: UploadOnly) -> Finished:  # type: ignore[no-untyped-def]
         return msgspec.convert(await f.finish(c.user_id, p.upload_id), Finished)
@@ -91,6 +94,9 @@ def methods(s: Services) -> list[Method]:
                "Declare an upload; then PUT /api/v1/upload/<upload_id>/<part> each part."),
         Method("upload.status", UploadOnly, Status, status,
                "The parts stored so far, to resume an interrupted upload."),
+        Method("upload.cancel", UploadOnly, bool,
+               lambda c, p: f.cancel(c.user_id, p.upload_id),
+               "Give up an unfinished upload (its size stops counting against the quota)."),
         Method("upload.finish", UploadOnly, Finished, finish,
                "Assemble the parts into a file (FILE_PARTS_INVALID while one is missing)."),
         Method("messages.sendMedia", SendMedia, Message,

@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import secrets
 from collections.abc import Callable
 from functools import partial
 from itertools import count
-from typing import Any, Final, NamedTuple, Self
+from typing import IO, Any, Final, NamedTuple, Self
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -52,6 +53,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.protocol import State
 
+from kurir.client import files
 from kurir.client.errors import (
     KurirError,
     client_closed,
@@ -316,14 +318,23 @@ class Client:
         finally:
             self._pending.pop(request_id, None)
 
-    async def _call_http(self, method: str, params: dict[str, Any]) -> Any:
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client's HTTP connections (made on first use, closed by `close`): methods over
+        HTTP, and the bytes of uploads and downloads. Its `event_hooks` may be added to."""
+        if self._closed:
+            raise client_closed()
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
+        return self._http
+
+    async def _call_http(self, method: str, params: dict[str, Any]) -> Any:
+        http = self.http
         headers = {"Content-Type": "application/json"}
         if self.token and method not in _HTTP_ONLY:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
-            response = await self._http.post(
+            response = await http.post(
                 f"/api/v1/{method}", content=_encode(params), headers=headers
             )
         except httpx.TimeoutException as exc:
@@ -444,6 +455,90 @@ class Client:
         params = _present(channel_id=channel_id, pts=pts, limit=limit)
         difference: dict[str, Any] = await self.call("updates.getChannelDifference", **params)
         return difference
+
+    # files ---------------------------------------------------------------------------------
+    async def upload(
+        self,
+        source: files.Source,
+        name: str | None = None,
+        mime_type: str | None = None,
+        progress: files.Progress | None = None,
+        parallel: int = 4,
+        resume: files.UploadState | dict[str, Any] | str | None = None,
+        *,
+        retries: int = files.RETRIES,
+    ) -> dict[str, Any]:
+        """Upload a file (a path, or a seekable binary file object from its current position);
+        return the `upload.finish` result `{file_id, size, sha256}`.
+
+        The file is read `part_size` bytes at a time, never whole; up to `parallel` parts are
+        sent at once, each retried up to `retries` times while it fails transiently;
+        `progress(done_bytes, total_bytes)` (a function or a coroutine function) is called as
+        parts are stored. `name` defaults to the file's base name, `mime_type` to the server's
+        guess from the name. The sha256 computed here must be the server's, else
+        FILE_HASH_MISMATCH.
+
+        `resume`: an `UploadState` (filled in as the upload goes: pass an empty one to keep
+        hold of an upload that may be cancelled), its `to_dict()`, or an upload_id; only the
+        parts the server lacks are sent. A failure once the upload exists is raised as
+        `UploadInterrupted`, whose `state` resumes it.
+        """
+        return await files.upload(
+            self, source, name=name, mime_type=mime_type, progress=progress,
+            parallel=parallel, resume=resume, retries=retries,
+        )
+
+    async def download(
+        self,
+        file_id: str,
+        dest: str | os.PathLike[str] | IO[bytes],
+        progress: files.Progress | None = None,
+        *,
+        retries: int = files.RETRIES,
+    ) -> int:
+        """Stream a file to `dest` (a path, or a binary file object written from its current
+        position); return the file's size.
+
+        A `dest` file that holds the first bytes of the file already (an interrupted download)
+        is completed from there with `Range`; a connection cut mid-way is resumed the same
+        way, up to `retries` times. `progress(done_bytes, total_bytes)` as for `upload`.
+        """
+        return await files.download(self, file_id, dest, progress=progress, retries=retries)
+
+    async def send_file(
+        self,
+        path: files.Source,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+        kind: str = "document",
+        caption: str = "",
+        progress: files.Progress | None = None,
+        *,
+        name: str | None = None,
+        mime_type: str | None = None,
+        random_id: int | None = None,
+        resume: files.UploadState | dict[str, Any] | str | None = None,
+        parallel: int = 4,
+        **media: Any,
+    ) -> dict[str, Any]:
+        """Upload a file and send it (`messages.sendMedia`) as a `kind` message: document,
+        photo, video, audio or voice. Returns the Message.
+
+        `media` adds other sendMedia parameters (reply_to, entities, duration, width, …).
+        """
+        uploaded = await self.upload(path, name=name, mime_type=mime_type, progress=progress,
+                                     parallel=parallel, resume=resume)
+        params: dict[str, Any] = {
+            "file_id": uploaded["file_id"],
+            "kind": kind,
+            "random_id": random_id or new_random_id(),
+            **_present(chat_id=chat_id, user_id=user_id),
+            **_present(**media),
+        }
+        if caption:
+            params["caption"] = caption
+        message: dict[str, Any] = await self.call("messages.sendMedia", **params)
+        return message
 
     # updates -------------------------------------------------------------------------------
     def updates(self) -> UpdateStream:

@@ -124,9 +124,29 @@ class Files:
         await self._db.write(files.put_part, upload_id, part, got)
         return part
 
-    async def status(self, caller: int, upload_id: str) -> list[int]:
-        await self._own_upload(caller, upload_id)
-        return await self._db.read(files.parts, upload_id)
+    async def status(self, caller: int, upload_id: str) -> dict[str, object]:
+        """What is stored, and the upload's shape, so a client resumes from the id alone."""
+        up = await self._own_upload(caller, upload_id)
+        stored = (list(range(int(up.parts))) if up.file_id is not None
+                  else await self._db.read(files.parts, upload_id))
+        return {"parts": stored, "part_size": int(up.part_size), "size": int(up.size),
+                "finished": up.file_id is not None}
+
+    async def cancel(self, caller: int, upload_id: str) -> bool:
+        """Give up an unfinished upload: its parts go, and its size no longer counts."""
+        up = await self._own_upload(caller, upload_id)
+        if up.file_id is not None:
+            raise errors.FILE_PART_INVALID("this upload is finished")
+        await self._db.write(files.drop_upload, upload_id)
+        await self._blobs.drop_upload(upload_id)
+        return True
+
+    async def sweep(self, older_than: int) -> int:
+        """Drop unfinished uploads declared more than `older_than` seconds ago."""
+        stale = await self._db.write(files.stale_uploads, int(time.time()) - older_than)
+        for upload_id in stale:
+            await self._blobs.drop_upload(upload_id)
+        return len(stale)
 
     async def finish(self, caller: int, upload_id: str) -> dict[str, object]:
         up = await self._own_upload(caller, upload_id)

@@ -40,6 +40,20 @@ def finish_upload(tx: Tx, upload_id: str, file_id: str) -> None:
     tx.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
 
 
+def drop_upload(tx: Tx, upload_id: str) -> None:
+    tx.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+    tx.execute("DELETE FROM uploads WHERE id = ? AND file_id IS NULL", (upload_id,))
+
+
+def stale_uploads(tx: Tx, before: int) -> list[str]:
+    """Unfinished uploads declared before `before`, deleted here; their ids returned."""
+    ids = [str(r[0]) for r in tx.all(
+        "SELECT id FROM uploads WHERE file_id IS NULL AND created < ? LIMIT 1000", (before,))]
+    for upload_id in ids:
+        drop_upload(tx, upload_id)
+    return ids
+
+
 def put_blob(tx: Tx, sha: str, size: int, now: int) -> None:
     tx.execute("INSERT INTO blobs (sha256, size, created) VALUES (?, ?, ?)"
                " ON CONFLICT (sha256) DO NOTHING", (sha, size, now))
