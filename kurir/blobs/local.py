@@ -29,24 +29,26 @@ class LocalBlobs:
         return os.path.join(self._uploads, upload_id, str(part))
 
     async def write_part(self, upload_id: str, part: int, chunks: AsyncIterator[bytes],
-                         limit: int) -> int:
+                         size: int) -> int:
         folder = os.path.join(self._uploads, upload_id)
         await asyncio.to_thread(os.makedirs, folder, exist_ok=True)
         fd, tmp = await asyncio.to_thread(tempfile.mkstemp, dir=folder, prefix=".part-")
-        size = 0
+        got = 0
         try:
             with os.fdopen(fd, "wb") as f:
                 async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise errors.PAYLOAD_TOO_LARGE(f"a part has at most {limit} bytes")
+                    got += len(chunk)
+                    if got > size:
+                        raise errors.FILE_PART_INVALID(f"part {part} has {size} bytes, not more")
                     await asyncio.to_thread(f.write, chunk)
                 await asyncio.to_thread(_flush, f)
+            if got != size:  # checked before it replaces a good copy stored earlier
+                raise errors.FILE_PART_INVALID(f"part {part} has {size} bytes, not {got}")
             await asyncio.to_thread(os.replace, tmp, self._part_path(upload_id, part))
         except BaseException:
             await asyncio.to_thread(_unlink, tmp)
             raise
-        return size
+        return got
 
     async def assemble(self, upload_id: str, parts: int) -> tuple[str, int]:
         return await asyncio.to_thread(self._assemble, upload_id, parts)

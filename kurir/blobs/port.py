@@ -8,9 +8,9 @@ from typing import Protocol
 
 class BlobStore(Protocol):
     async def write_part(self, upload_id: str, part: int, chunks: AsyncIterator[bytes],
-                         limit: int) -> int:
-        """Store one part from a stream of chunks (at most `limit` bytes); return its size.
-        A part written again replaces the earlier one whole."""
+                         size: int) -> int:
+        """Store one part of exactly `size` bytes from a stream of chunks (FILE_PART_INVALID
+        otherwise, and nothing stored). A part written again replaces the earlier one whole."""
         ...
 
     async def assemble(self, upload_id: str, parts: int) -> tuple[str, int]:

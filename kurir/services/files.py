@@ -97,6 +97,7 @@ class Files:
         now = int(time.time())
 
         def txn(tx: Tx) -> None:
+            files.lock_owner(tx, caller)  # concurrent starts check the quota one by one
             self._check_quota(tx, caller, size)
             files.create_upload(tx, upload_id, caller, name, mime, size, part_size,
                                 parts_for(size, part_size), now)
@@ -117,10 +118,7 @@ class Files:
             raise errors.FILE_PART_INVALID("this upload is finished")
         if not 0 <= part < up.parts:
             raise errors.FILE_PART_INVALID(f"parts are numbered 0-{up.parts - 1}")
-        want = up.expected(part)
-        got = await self._blobs.write_part(upload_id, part, chunks, want)
-        if got != want:
-            raise errors.FILE_PART_INVALID(f"part {part} has {want} bytes, not {got}")
+        got = await self._blobs.write_part(upload_id, part, chunks, up.expected(part))
         await self._db.write(files.put_part, upload_id, part, got)
         return part
 
@@ -157,20 +155,26 @@ class Files:
         if missing:
             raise errors.FILE_PARTS_INVALID(
                 f"{len(missing)} parts are missing, the first is {missing[0]}")
-        sha, size = await self._blobs.assemble(upload_id, int(up.parts))
+        try:
+            sha, size = await self._blobs.assemble(upload_id, int(up.parts))
+        except FileNotFoundError:  # a concurrent finish took the parts: see what it made
+            again = await self._own_upload(caller, upload_id)
+            if again.file_id is not None:
+                return await self.describe(again.file_id)
+            raise errors.FILE_PARTS_INVALID("a part went missing; send it again") from None
         if size != up.size:
             raise errors.FILE_PARTS_INVALID("the parts do not add up to the declared size")
         file_id = secrets.token_urlsafe(18)
         now = int(time.time())
 
         def txn(tx: Tx) -> str:
-            row = files.upload(tx, upload_id)
-            assert row is not None
-            if row[8] is not None:  # finished meanwhile by a concurrent call
+            # claiming the upload is the one statement that decides which finish made it
+            if not files.claim_upload(tx, upload_id, file_id):
+                row = files.upload(tx, upload_id)
+                assert row is not None
                 return str(row[8])
             files.put_blob(tx, sha, size, now)
             files.create_file(tx, file_id, caller, sha, size, up.name, up.mime_type, now, None)
-            files.finish_upload(tx, upload_id, file_id)
             return file_id
 
         done = await self._db.write(txn)
@@ -224,10 +228,13 @@ class Files:
         name = os.path.splitext(str(row[4]))[0] + ".jpg"
 
         def txn(tx: Tx) -> str:
+            files.lock_owner(tx, caller)
             found = tx.one("SELECT file_id FROM photo_sources WHERE owner_id = ?"
                            " AND source_sha = ?", (caller, row[2]))
             if found is not None:  # made meanwhile by a concurrent send
                 return str(found[0])
+            # the photo and its thumbnails are the caller's files: they count too
+            self._check_quota(tx, caller, sum(r.size for r in made))
             tx.execute("INSERT INTO photo_sources (owner_id, source_sha, file_id)"
                        " VALUES (?, ?, ?)", (caller, row[2], ids[0]))
             for rendition, fid in zip(made, ids, strict=True):

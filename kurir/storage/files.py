@@ -35,9 +35,19 @@ def parts(tx: Tx, upload_id: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def finish_upload(tx: Tx, upload_id: str, file_id: str) -> None:
-    tx.execute("UPDATE uploads SET file_id = ? WHERE id = ?", (file_id, upload_id))
+def claim_upload(tx: Tx, upload_id: str, file_id: str) -> bool:
+    """Mark the upload finished as `file_id`, unless another finish did first."""
+    row = tx.one("UPDATE uploads SET file_id = ? WHERE id = ? AND file_id IS NULL"
+                 " RETURNING id", (file_id, upload_id))
+    if row is None:
+        return False
     tx.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+    return True
+
+
+def lock_owner(tx: Tx, user_id: int) -> None:
+    """Take the user's row lock: quota checks of one owner run one at a time."""
+    tx.execute("UPDATE users SET last_seen = last_seen WHERE id = ?", (user_id,))
 
 
 def drop_upload(tx: Tx, upload_id: str) -> None:
