@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -119,3 +120,4 @@ class Server:
         self.stop()
         if self.database_url:
             drop_pg_database(self.database_url)
+        shutil.rmtree(self.data_dir, ignore_errors=True)

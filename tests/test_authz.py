@@ -53,6 +53,15 @@ class Person:
     id: int
     token: str
     username: str
+    file_id: str = ""  # a document of their own, in a world built with files
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.username}.txt"
+
+    @property
+    def file_bytes(self) -> bytes:
+        return f"a document of {self.username}\n".encode()
 
 
 @dataclass
@@ -62,7 +71,9 @@ class World:
     Group (ids in order): 1 chat_create; a post by owner, admin, member, bystander, removed,
     term; the service message of removing `removed`; then two posts after the removal.
     Private chat owner <-> member: 1 by owner, 2 by member. Everyone but the newcomer (and
-    the sink) sent one message to `sink`: a chat of their own to forward from.
+    the sink) sent one message to `sink`: a chat of their own to forward from. In a world
+    built with files, everyone has uploaded a small document of their own (`Person.file_id`),
+    sent nowhere yet.
     """
 
     url: str
@@ -88,8 +99,10 @@ class World:
         return next(k for k, p in self.people.items() if p.id == user_id)
 
 
-async def build_world(url: str) -> World:
-    """Set a world up over plain HTTP; what need not be in order runs concurrently."""
+async def build_world(url: str, *, files: bool = False) -> World:
+    """Set a world up over plain HTTP; what need not be in order runs concurrently. Files
+    (a document per person) only when asked: they would double the time of the many worlds
+    that never send one."""
     tag = "w" + secrets.token_hex(5)
     async with httpx.AsyncClient(base_url=url, timeout=30, verify=False) as c:
 
@@ -142,9 +155,14 @@ async def build_world(url: str) -> World:
         private_id = p1["chat_id"]
         assert (p1["id"], p2["id"], p2["chat_id"]) == (1, 2, private_id)
 
+        async def upload_own(p: Person) -> None:
+            p.file_id = await upload(c, p.token, p.file_name, p.file_bytes)
+
         senders = ("owner", "admin", "member", "bystander", "removed", "nonmember", "term")
-        sunk = await asyncio.gather(*[
-            send(key, "a note for the sink", user_id=people["sink"].id) for key in senders])
+        sunk, _ = await asyncio.gather(
+            asyncio.gather(*[send(key, "a note for the sink", user_id=people["sink"].id)
+                             for key in senders]),
+            asyncio.gather(*map(upload_own, people.values() if files else ())))
         assert [m["id"] for m in sunk] == [1] * len(senders)
         sink_chats = {key: m["chat_id"] for key, m in zip(senders, sunk, strict=True)}
         invite = (await call(owner, "chats.exportInvite", chat_id=gid))["hash"]
@@ -170,7 +188,7 @@ def shared_world(server: Server) -> World:
     """One world per engine for everything that must not change it (built on a thread of
     its own: a module-scoped fixture has no event loop of the tests' to run on)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, build_world(server.url)).result()
+        return pool.submit(asyncio.run, build_world(server.url, files=True)).result()
 
 
 @pytest.fixture
@@ -185,6 +203,28 @@ async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     costs ~30 ms a client, and this module makes one for each of its ~220 cases."""
     async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=False) as c:
         yield c
+
+
+async def upload(http: httpx.AsyncClient, token: str, name: str, data: bytes) -> str:
+    """A file of one part: upload.start, the PUT of its bytes, upload.finish."""
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def call(method: str, **params: Any) -> Any:
+        body = (await http.post(f"/api/v1/{method}", json=params, headers=auth)).json()
+        assert body["ok"], (method, params, body)
+        return body["result"]
+
+    started = await call("upload.start", name=name, size=len(data))
+    assert started["part_size"] >= len(data)
+    r = await http.put(f"/api/v1/upload/{started['upload_id']}/0", content=data, headers=auth)
+    assert r.status_code == 200 and r.json() == {"ok": True, "result": {"part": 0}}, r.text
+    done = await call("upload.finish", upload_id=started["upload_id"])
+    assert done["size"] == len(data)
+    return str(done["file_id"])
+
+
+async def download(http: httpx.AsyncClient, token: str, file_id: str) -> httpx.Response:
+    return await http.get(f"/api/v1/files/{file_id}", headers={"Authorization": f"Bearer {token}"})
 
 
 def api_of(http: httpx.AsyncClient, w: World, key: str) -> Api:
@@ -294,14 +334,16 @@ class Spec:
     call: Call
     effect: Effect
     mutates: bool = True
+    files: bool = False  # sends the caller's document: its world is built with files
 
 
 SPECS: dict[str, Spec] = {}
 
 
-def spec(name: str, call: Call, *, mutates: bool = True) -> Callable[[Effect], Effect]:
+def spec(name: str, call: Call, *, mutates: bool = True,
+         files: bool = False) -> Callable[[Effect], Effect]:
     def register(effect: Effect) -> Effect:
-        SPECS[name] = Spec(call, effect, mutates)
+        SPECS[name] = Spec(call, effect, mutates, files)
         return effect
     return register
 
@@ -325,6 +367,56 @@ async def _send(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any])
         c.chat_id, c.w.top[c.kind] + 1, c.caller.id)
     seen = (await c.observer("messages.getHistory", chat_id=c.chat_id, limit=1))["messages"]
     assert seen == [res]
+    assert bumped(before, after) == c.active
+
+
+def _sent_document(c: Ctx, msg: dict[str, Any], message_id: int) -> None:
+    """A message of the caller's, at `message_id`, carrying their own document."""
+    me = c.w.people[c.key]
+    assert (msg["chat_id"], msg["id"], msg["from_id"]) == (c.chat_id, message_id, c.caller.id)
+    assert msg["media"]["kind"] == "document", msg
+    assert (msg["media"]["file_id"], msg["media"]["size"], msg["media"]["name"]) == (
+        me.file_id, len(me.file_bytes), me.file_name)
+
+
+async def _shared_with_the_chat(c: Ctx) -> None:
+    """The document is the chat's now: the observer downloads it, outsiders still may not."""
+    me = c.w.people[c.key]
+    r = await download(c.http, c.observer.token or "", me.file_id)
+    assert (r.status_code, r.content) == (200, me.file_bytes)
+    for key in ("sink", "nonmember", "removed"):
+        r = await download(c.http, c.w.people[key].token, me.file_id)
+        assert r.status_code == 404, key
+
+
+@spec("messages.sendMedia", lambda c: ("messages.sendMedia", {
+    "chat_id": c.chat_id, "file_id": c.w.people[c.key].file_id, "kind": "document",
+    "caption": f"{c.w.tag} media by {c.role}", "random_id": secrets.randbits(62)}), files=True)
+async def _send_media(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    _sent_document(c, res, c.w.top[c.kind] + 1)
+    assert res["text"] == f"{c.w.tag} media by {c.role}"
+    seen = (await c.observer("messages.getHistory", chat_id=c.chat_id, limit=1))["messages"]
+    assert seen == [res]
+    await _shared_with_the_chat(c)
+    assert bumped(before, after) == c.active
+
+
+@spec("messages.sendAlbum", lambda c: ("messages.sendAlbum", {
+    "chat_id": c.chat_id, "items": [
+        {"file_id": c.w.people[c.key].file_id, "kind": "document",
+         "random_id": secrets.randbits(62), "caption": f"{c.w.tag} album {i} by {c.role}"}
+        for i in range(2)]}), files=True)
+async def _send_album(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert len(res) == 2, res
+    for i, msg in enumerate(res):
+        _sent_document(c, msg, c.w.top[c.kind] + 1 + i)
+        assert msg["text"] == f"{c.w.tag} album {i} by {c.role}"
+    album = {msg["media"].get("album_id") for msg in res}
+    assert len(album) == 1 and None not in album, res
+    seen = (await c.observer("messages.getHistory", chat_id=c.chat_id, limit=3))["messages"]
+    assert seen[:2] == res[::-1]
+    assert seen[2]["id"] == c.w.top[c.kind] and not seen[2].get("media")
+    await _shared_with_the_chat(c)
     assert bumped(before, after) == c.active
 
 
@@ -597,6 +689,8 @@ GROUP_ROLES = ("owner", "admin", "member", "nonmember", "removed")
 GROUP_MATRIX: dict[str, tuple[Any, ...]] = {
     #                                owner      admin    member   nonmember  removed
     "messages.send":                 (OK,       OK,      OK,      NOT_FOUND, WRITE_FORBIDDEN),
+    "messages.sendMedia":            (OK,       OK,      OK,      NOT_FOUND, WRITE_FORBIDDEN),
+    "messages.sendAlbum":            (OK,       OK,      OK,      NOT_FOUND, WRITE_FORBIDDEN),
     "messages.forward:from_chat":    (OK,       OK,      OK,      NOT_FOUND, FORBIDDEN),
     "messages.forward:into_chat":    (OK,       OK,      OK,      NOT_FOUND, WRITE_FORBIDDEN),
     "messages.edit:own":             (OK,       OK,      OK,      NOT_FOUND, WRITE_FORBIDDEN),
@@ -631,6 +725,8 @@ GROUP_MATRIX: dict[str, tuple[Any, ...]] = {
 PRIVATE_ROLES = ("peer", "outsider")
 PRIVATE_MATRIX: dict[str, tuple[Any, ...]] = {
     "messages.send": (OK, NOT_FOUND),
+    "messages.sendMedia": (OK, NOT_FOUND),
+    "messages.sendAlbum": (OK, NOT_FOUND),
     "messages.forward:from_chat": (OK, NOT_FOUND),
     "messages.forward:into_chat": (OK, NOT_FOUND),
     "messages.edit:own": (OK, NOT_FOUND),
@@ -728,9 +824,11 @@ async def test_refused_or_read_only(shared_world: World, client: httpx.AsyncClie
 
 
 @pytest.mark.parametrize(("kind", "name", "role", "expected"), _params(WRITES))
-async def test_allowed_write(world: World, client: httpx.AsyncClient, kind: str, name: str,
+async def test_allowed_write(server: Server, client: httpx.AsyncClient, kind: str, name: str,
                              role: str, expected: Any) -> None:
-    await _run(world, client, kind, name, role, expected)
+    """On a world of its own (as the `world` fixture's, with files if the call sends one)."""
+    w = await build_world(server.url, files=SPECS[name].files)
+    await _run(w, client, kind, name, role, expected)
 
 
 # leaks through the other channels --------------------------------------------------------------
@@ -1014,3 +1112,52 @@ async def test_admins_rank_below_the_owner(world: World, client: httpx.AsyncClie
     assert (members[owner.id], members[w.people["bystander"].id]) == ("owner", "admin")
     # the owner may remove an admin
     assert await owner("chats.removeMember", chat_id=g, user_id=w.people["bystander"].id)
+
+
+async def test_a_file_is_sent_by_its_owner_or_by_one_who_has_seen_it(
+    client: httpx.AsyncClient
+) -> None:
+    """Rule 6 of services/files.py: a file_id one has never seen is as one that never was,
+    whatever it is sent as and wherever; one received in a message may be sent on."""
+    async def person(name: str) -> Api:
+        api = Api(client)
+        res = await api("auth.register", username=unique_name(name[:6]), password=PASSWORD,
+                        display_name=name)
+        api.token, api.user = res["token"], res["user"]
+        return api
+
+    alice, bob, carol = await asyncio.gather(*map(person, ("Alice", "Bob", "Carol")))
+    data = b"alice's own document\n"
+    fid = await upload(client, alice.token or "", "alice.txt", data)
+    states = [(await api("updates.getState"))["pts"] for api in (alice, bob, carol)]
+    unknown = "x" * len(fid)
+    for file_id in (fid, unknown):
+        for kind in ("document", "photo"):
+            for peer in ({"user_id": carol.id}, {"user_id": alice.id}):
+                assert await bob.error("messages.sendMedia", file_id=file_id, kind=kind,
+                                       random_id=secrets.randbits(62), **peer) == (
+                    400, "FILE_ID_INVALID"), (file_id, kind, peer)
+        assert await bob.error("messages.sendAlbum", user_id=carol.id, items=[
+            {"file_id": file_id, "kind": "document", "random_id": secrets.randbits(62)},
+            {"file_id": file_id, "kind": "document", "random_id": secrets.randbits(62)},
+        ]) == (400, "FILE_ID_INVALID"), file_id
+        assert (await download(client, bob.token or "", file_id)).status_code == 404
+    # nothing was sent, no chat was made
+    assert [(await api("updates.getState"))["pts"] for api in (alice, bob, carol)] == states
+    assert await bob("messages.getDialogs") == []
+
+    # once Alice sends it to Bob, he may send it on by its id, alone or in an album
+    given = await alice("messages.sendMedia", user_id=bob.id, file_id=fid, kind="document",
+                        random_id=secrets.randbits(62))
+    assert (given["media"]["file_id"], given["media"]["size"]) == (fid, len(data))
+    passed = await bob("messages.sendMedia", user_id=carol.id, file_id=fid, kind="document",
+                       caption="look", random_id=secrets.randbits(62))
+    assert passed["from_id"] == bob.id and passed["media"] == given["media"]
+    album = await bob("messages.sendAlbum", user_id=carol.id, items=[
+        {"file_id": fid, "kind": "document", "random_id": secrets.randbits(62)},
+        {"file_id": fid, "kind": "document", "random_id": secrets.randbits(62)}])
+    assert [m["media"]["file_id"] for m in album] == [fid, fid]
+    r = await download(client, carol.token or "", fid)
+    assert (r.status_code, r.content) == (200, data)
+    history = await carol("messages.getHistory", chat_id=passed["chat_id"], limit=10)
+    assert [m["id"] for m in history["messages"]] == [3, 2, 1]

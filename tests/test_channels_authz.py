@@ -27,7 +27,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -70,6 +70,15 @@ KINDS = ("channel", "supergroup")  # a public broadcast channel; a private super
 class Person:
     id: int
     token: str
+    # kind -> a document of their own, sent only into chats of that kind (who may download it
+    # depends on every chat it is in: a public channel's readers, a supergroup's members)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def file_name(self, kind: str) -> str:
+        return f"user{self.id}-{kind}.txt"
+
+    def file_bytes(self, kind: str) -> bytes:
+        return f"a document of user {self.id} for a {kind}\n".encode()
 
 
 @dataclass
@@ -113,17 +122,40 @@ async def _call(c: httpx.AsyncClient, token: str | None, method: str, **params: 
     return body["result"]
 
 
+async def upload(http: httpx.AsyncClient, token: str, name: str, data: bytes) -> str:
+    """A file of one part: upload.start, the PUT of its bytes, upload.finish."""
+    started = await _call(http, token, "upload.start", name=name, size=len(data))
+    assert started["part_size"] >= len(data)
+    r = await http.put(f"/api/v1/upload/{started['upload_id']}/0", content=data,
+                       headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json() == {"ok": True, "result": {"part": 0}}, r.text
+    done = await _call(http, token, "upload.finish", upload_id=started["upload_id"])
+    assert done["size"] == len(data)
+    return str(done["file_id"])
+
+
+async def download(http: httpx.AsyncClient, token: str, file_id: str) -> httpx.Response:
+    return await http.get(f"/api/v1/files/{file_id}", headers={"Authorization": f"Bearer {token}"})
+
+
 async def build_people(url: str) -> People:
+    """Everyone, with a private chat with the sink and a document of their own per kind."""
     async with httpx.AsyncClient(base_url=url, timeout=30, verify=False) as c:
         people = {}
         for key in PEOPLE:  # in order: ids grow with it (the owner's heir is "admin")
             res = await _call(c, None, "auth.register", username=unique_name(key[:6]),
                               password=PASSWORD, display_name=key.title())
             people[key] = Person(res["user"]["id"], res["token"])
-        notes = await asyncio.gather(*[
-            _call(c, people[k].token, "messages.send", user_id=people["sink"].id,
-                  text="a note for the sink", random_id=secrets.randbits(62))
-            for k in PEOPLE if k != "sink"])
+
+        async def upload_own(p: Person, kind: str) -> None:
+            p.files[kind] = await upload(c, p.token, p.file_name(kind), p.file_bytes(kind))
+
+        notes, _ = await asyncio.gather(
+            asyncio.gather(*[
+                _call(c, people[k].token, "messages.send", user_id=people["sink"].id,
+                      text="a note for the sink", random_id=secrets.randbits(62))
+                for k in PEOPLE if k != "sink"]),
+            asyncio.gather(*[upload_own(p, kind) for p in people.values() for kind in KINDS]))
         assert {m["id"] for m in notes} == {1}
         return People(url, people, {k: m["chat_id"] for k, m in
                                     zip([k for k in PEOPLE if k != "sink"], notes, strict=True)})
@@ -344,7 +376,9 @@ async def _never(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]
 
 
 def _message_in_history(after: dict[str, Any], message_id: int) -> dict[str, Any]:
-    [msg] = [m for m in res_of(after, "history")["messages"] if m["id"] == message_id]
+    found: list[dict[str, Any]] = [
+        m for m in res_of(after, "history")["messages"] if m["id"] == message_id]
+    [msg] = found
     return msg
 
 
@@ -358,6 +392,60 @@ async def _send(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any])
     assert (u["type"], u["message"]) == ("new_message", res)
     assert res_of(after, "history")["messages"][0] == res
     assert bumped(before, after) == set()  # O(1): nobody's own log
+
+
+def _sent_document(c: Ctx, msg: dict[str, Any], message_id: int) -> None:
+    """A post of the caller's, at `message_id`, carrying their own document."""
+    me = c.w.people[c.key]
+    assert (msg["chat_id"], msg["id"], msg["from_id"]) == (c.chat_id, message_id, c.caller.id)
+    assert msg["media"]["kind"] == "document", msg
+    assert (msg["media"]["file_id"], msg["media"]["size"], msg["media"]["name"]) == (
+        me.files[c.kind], len(me.file_bytes(c.kind)), me.file_name(c.kind))
+
+
+async def _shared_with_the_chat(c: Ctx) -> None:
+    """Whoever reads the chat downloads the document now (a public channel's outsiders too);
+    the banned, and a private supergroup's outsiders, still may not."""
+    me = c.w.people[c.key]
+    readers = {"auditor", "bystander"} | (
+        {"outsider", "left", "sink"} if c.kind == "channel" else set())
+    for key in ("auditor", "bystander", "outsider", "left", "banned", "sink"):
+        r = await download(c.http, c.w.people[key].token, me.files[c.kind])
+        got = (r.status_code, r.content) if r.status_code == 200 else r.status_code
+        assert got == ((200, me.file_bytes(c.kind)) if key in readers else 404), key
+
+
+@spec("messages.sendMedia", lambda c: ("messages.sendMedia", {
+    "chat_id": c.chat_id, "file_id": c.w.people[c.key].files[c.kind], "kind": "document",
+    "caption": f"{c.w.tag} media by {c.role}", "random_id": secrets.randbits(62)}))
+async def _send_media(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    _sent_document(c, res, c.w.top + 1)
+    assert res["text"] == f"{c.w.tag} media by {c.role}"
+    [u] = new_log(before, after)
+    assert (u["type"], u["message"]) == ("new_message", res)
+    assert res_of(after, "history")["messages"][0] == res
+    await _shared_with_the_chat(c)
+    assert bumped(before, after) == set()  # O(1): nobody's own log
+
+
+@spec("messages.sendAlbum", lambda c: ("messages.sendAlbum", {
+    "chat_id": c.chat_id, "items": [
+        {"file_id": c.w.people[c.key].files[c.kind], "kind": "document",
+         "random_id": secrets.randbits(62), "caption": f"{c.w.tag} album {i} by {c.role}"}
+        for i in range(2)]}))
+async def _send_album(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert len(res) == 2, res
+    for i, msg in enumerate(res):
+        _sent_document(c, msg, c.w.top + 1 + i)
+        assert msg["text"] == f"{c.w.tag} album {i} by {c.role}"
+    album = {msg["media"].get("album_id") for msg in res}
+    assert len(album) == 1 and None not in album, res
+    assert [(u["type"], u["message"]) for u in new_log(before, after)] == [
+        ("new_message", msg) for msg in res]
+    history = res_of(after, "history")["messages"]
+    assert history[:2] == res[::-1] and history[2]["id"] == c.w.top
+    await _shared_with_the_chat(c)
+    assert bumped(before, after) == set()
 
 
 @spec("messages.forward:from_chat", lambda c: ("messages.forward", {
@@ -735,6 +823,8 @@ BASIC = (CI, CI, CI, CI, CI, CI, CI, NF)
 CHANNEL_MATRIX: dict[str, tuple[Any, ...]] = {
     #                                 owner admin limited member restricted banned left outsider
     "messages.send":                   (OK, OK, OK, WF, WF, WF, WF, WF),
+    "messages.sendMedia":              (OK, OK, OK, WF, WF, WF, WF, WF),
+    "messages.sendAlbum":              (OK, OK, OK, WF, WF, WF, WF, WF),
     "messages.forward:from_chat":      (OK, OK, OK, OK, OK, FB, OK, OK),
     "messages.forward:into_chat":      (OK, OK, OK, WF, WF, WF, WF, WF),
     "messages.edit:own":               (OK, OK, OK, AU, AU, FB, FB, FB),
@@ -784,6 +874,8 @@ CHANNEL_MATRIX: dict[str, tuple[Any, ...]] = {
 SUPERGROUP_MATRIX: dict[str, tuple[Any, ...]] = {
     #                                 owner admin limited member restricted banned left outsider
     "messages.send":                   (OK, OK, OK, OK, WF, WF, WF, NF),
+    "messages.sendMedia":              (OK, OK, OK, OK, WF, WF, WF, NF),
+    "messages.sendAlbum":              (OK, OK, OK, OK, WF, WF, WF, NF),
     "messages.forward:from_chat":      (OK, OK, OK, OK, OK, FB, FB, NF),
     "messages.forward:into_chat":      (OK, OK, OK, OK, WF, WF, WF, NF),
     # a muted member may not change what they wrote either (a mute one could edit around)
@@ -1024,6 +1116,72 @@ async def test_restricted_forward_and_react_follow_their_restrictions(
             emoji=EMOJI) == WF, key
     assert await api_of(client, w, "limited")("messages.react", chat_id=w.chat_id,
                                               message_id=w.msgs["admin"], emoji=EMOJI) is True
+
+
+async def test_a_member_restricted_from_media_still_writes_text(
+    people: People, client: httpx.AsyncClient
+) -> None:
+    """send_media banned stops media, alone, in an album or forwarded in, and nothing else;
+    so do the chat's default restrictions, for everyone but admins; lifting it lets media in."""
+    w = await build_world(people, "supergroup")
+    EPOCH[0] += 1
+    cid = w.chat_id
+    owner, member = api_of(client, w, "owner"), api_of(client, w, "member")
+    await owner("channels.editBanned", channel_id=cid, user_id=member.id,
+                banned={"send_media": True})
+
+    def media(key: str) -> dict[str, Any]:
+        return {"chat_id": cid, "file_id": w.people[key].files["supergroup"],
+                "kind": "document", "random_id": secrets.randbits(62)}
+
+    def album(key: str) -> dict[str, Any]:
+        return {"chat_id": cid, "items": [
+            {"file_id": w.people[key].files["supergroup"], "kind": "document",
+             "random_id": secrets.randbits(62)} for _ in range(2)]}
+
+    # a media message of the member's own elsewhere, to forward in (a file of its own: the
+    # sink may not see the member's other files)
+    sink_chat = w.p.sink_chats["member"]
+    note = await member("messages.sendMedia", user_id=w.people["sink"].id, kind="document",
+                        file_id=await upload(client, member.token or "", "note.txt", b"note"),
+                        random_id=secrets.randbits(62))
+    assert note["chat_id"] == sink_chat
+    before = await snapshot(w, client)
+    assert await member.error("messages.sendMedia", **media("member")) == WF
+    assert await member.error("messages.sendAlbum", **album("member")) == WF
+    assert await member.error("messages.forward", from_chat_id=sink_chat,
+                              message_ids=[note["id"]], chat_id=cid) == WF
+    assert await snapshot(w, client) == before, "a refused media post changed something"
+    # text goes in, sent or forwarded
+    msg = await member("messages.send", chat_id=cid, text="still talking",
+                       random_id=secrets.randbits(62))
+    assert (msg["id"], msg["from_id"]) == (w.top + 1, member.id) and not msg.get("media")
+    [fwd] = await member("messages.forward", from_chat_id=sink_chat, message_ids=[1],
+                         chat_id=cid)
+    assert (fwd["id"], fwd["text"]) == (w.top + 2, "a note for the sink")
+
+    # the chat's default: plain members lose media, admins keep it
+    await owner("channels.editDefaultBanned", channel_id=cid, banned={"send_media": True})
+    bystander = api_of(client, w, "bystander")
+    assert await bystander.error("messages.sendMedia", **media("bystander")) == WF
+    assert await bystander.error("messages.sendAlbum", **album("bystander")) == WF
+    text = await bystander("messages.send", chat_id=cid, text="words only", random_id=8)
+    assert text["id"] == w.top + 3
+    limited = api_of(client, w, "limited")
+    posted = await limited("messages.sendMedia", **media("limited"))
+    assert (posted["id"], posted["media"]["file_id"]) == (
+        w.top + 4, w.people["limited"].files["supergroup"])
+
+    # lifted, the member's media goes in again
+    await owner("channels.editDefaultBanned", channel_id=cid, banned={})
+    await owner("channels.editBanned", channel_id=cid, user_id=member.id, banned={})
+    sent = await member("messages.sendAlbum", **album("member"))
+    assert [m["id"] for m in sent] == [w.top + 5, w.top + 6]
+    history = await api_of(client, w, "auditor")("messages.getHistory", chat_id=cid, limit=6)
+    assert [(m["id"], m["from_id"], bool(m.get("media"))) for m in history["messages"]] == [
+        (w.top + 6, member.id, True), (w.top + 5, member.id, True),
+        (w.top + 4, limited.id, True), (w.top + 3, bystander.id, False),
+        (w.top + 2, member.id, False), (w.top + 1, member.id, False)]
 
 
 async def test_a_banned_reader_of_a_public_channel_sees_nothing_new(

@@ -56,11 +56,6 @@ RETRIES: Final = 5
 _BACKOFF_FIRST: Final = 0.1
 _BACKOFF_MAX: Final = 2.0
 _CHUNK: Final = 256 * 1024
-# The server's rule for a part's size (services/files.py), used only when an upload is resumed
-# from a bare upload_id: `upload.status` does not say the part size.
-_MIN_PART: Final = 512 * 1024
-_MAX_PARTS: Final = 4000
-_PART_ALIGN: Final = 64 * 1024
 _CONTENT_RANGE: Final = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)")
 
 
@@ -109,11 +104,6 @@ class UploadInterrupted(KurirError):
 def transient(exc: KurirError) -> bool:
     """A failure that trying again may cure: the connection, the server, flooding."""
     return exc.code in (0, 408, 429, 499) or exc.code >= 500 or exc.type == "FLOOD_WAIT"
-
-
-def part_size_for(size: int) -> int:
-    need = max(_MIN_PART, math.ceil(size / _MAX_PARTS))
-    return math.ceil(need / _PART_ALIGN) * _PART_ALIGN
 
 
 def _pause(attempt: int, exc: KurirError | None = None) -> float:
@@ -244,18 +234,17 @@ async def _upload(
             raise ValueError(
                 f"upload {state.upload_id} is of {state.size} bytes, this file has {total}")
         state.size = total
-        if state.part_size is None:
-            state.part_size = part_size_for(total)
         status = await _retrying(retries, lambda: client.call(
             "upload.status", upload_id=state.upload_id))
+        # the server says how it cut the file, so a bare upload_id is enough to resume
+        state.part_size = int(status["part_size"])
+        if int(status["size"]) != total:
+            raise ValueError(f"upload {state.upload_id} is of {status['size']} bytes, "
+                             f"this file has {total}")
         have = {int(p) for p in status.get("parts") or []}
     part_size = state.part_size
     assert part_size is not None and state.upload_id is not None
     count = max(1, math.ceil(total / part_size))
-    if resuming and not have and await _finished(client, state.upload_id, retries):
-        # The server forgets the parts of a finished upload: then there is nothing to send,
-        # and the file is only read to check its hash against the finished one.
-        have = set(range(count))
     if any(p >= count or p < 0 for p in have):
         raise ValueError(f"upload {state.upload_id} has parts this file does not: not the "
                          "same file, or another part size")
@@ -299,16 +288,6 @@ async def _upload(
                          f"{result.get('sha256')}; the file here has {total} bytes of {local}")
     state.result = dict(result)
     return result
-
-
-async def _finished(client: Client, upload_id: str, retries: int) -> bool:
-    try:
-        await _retrying(retries, lambda: client.call("upload.finish", upload_id=upload_id))
-    except KurirError as exc:
-        if exc.type == "FILE_PARTS_INVALID":
-            return False
-        raise
-    return True
 
 
 async def _put(http: httpx.AsyncClient, client: Client, url: str, data: bytes) -> None:

@@ -204,7 +204,9 @@ class Messaging:
             if not originals:
                 raise errors.MESSAGE_ID_INVALID("none of those messages can be forwarded")
             target = self._private.resolve(tx, caller, chat_id, user_id, now)
-            seat = access.for_post(tx, target, caller, now)
+            # a forwarded file is media sent: a restriction on media holds for it too
+            has_media = any(m.media is not None for m in originals.values())
+            seat = access.for_post(tx, target, caller, now, media=has_media)
             out: list[Message] = []
             pushes: list[Appended] = []
             for i, mid in enumerate(message_ids):

