@@ -79,12 +79,6 @@ def private_chat(tx: Tx, a: int, b: int, now: int) -> int:
     return chat_id
 
 
-def find_private(tx: Tx, a: int, b: int) -> int | None:
-    lo, hi = min(a, b), max(a, b)
-    row = tx.one("SELECT id FROM chats WHERE private_lo = ? AND private_hi = ?", (lo, hi))
-    return int(row[0]) if row else None
-
-
 def next_message_id(tx: Tx, chat_id: int, now: int) -> tuple[int, int | None]:
     """Hand out the chat's next message id, and for a channel its next pts with it (one
     statement, one lock). Locks the chat row until commit."""

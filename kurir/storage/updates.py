@@ -30,37 +30,26 @@ def with_pts(pts: int, body: bytes) -> bytes:
     return b'{"pts":%d,%s' % (pts, body[1:])
 
 
-def allocate(tx: Tx, user_ids: Iterable[int]) -> dict[int, int]:
-    """Bump the pts of each user and return the new values, locking in ascending id order."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    if tx.dialect == "postgres":
-        rows = tx.all(
-            "WITH locked AS (SELECT user_id FROM user_states WHERE user_id = ANY(?)"
-            " ORDER BY user_id FOR UPDATE)"
-            " UPDATE user_states s SET pts = s.pts + 1 FROM locked"
-            " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts",
-            (ids,),
-        )
-    else:
-        marks = ",".join("?" * len(ids))
-        rows = tx.all(
-            f"UPDATE user_states SET pts = pts + 1 WHERE user_id IN ({marks})"
-            " RETURNING user_id, pts",
-            ids,
-        )
+def _allocate(tx: Tx, ids: list[int]) -> dict[int, int]:
+    """Bump the pts of each user and return the new values (SQLite: one writer at a time,
+    so the order of the row updates does not matter; PostgreSQL: see _append_pg)."""
+    marks = ",".join("?" * len(ids))
+    rows = tx.all(
+        f"UPDATE user_states SET pts = pts + 1 WHERE user_id IN ({marks}) RETURNING user_id, pts",
+        ids,
+    )
     return {int(u): int(p) for u, p in rows}
 
 
 def append(tx: Tx, update: Update, user_ids: Iterable[int], date: int) -> Appended:
     """Append one update to the logs of `user_ids`; return what to push after commit."""
     body = encode_body(update)
-    if tx.dialect == "postgres":
-        return Appended(body, _append_pg(tx, body, sorted(set(user_ids)), date))
-    pts = allocate(tx, user_ids)
-    if not pts:
+    ids = sorted(set(user_ids))
+    if not ids:
         return Appended(body, [])
+    if tx.dialect == "postgres":
+        return Appended(body, _append_pg(tx, body, ids, date))
+    pts = _allocate(tx, ids)
     row = tx.one("INSERT INTO update_bodies (body) VALUES (?) RETURNING id", (body,))
     assert row is not None
     body_id = row[0]
