@@ -155,15 +155,18 @@ class Files:
             return await self.describe(up.file_id)
         have = await self._db.read(files.parts, upload_id)
         missing = sorted(set(range(up.parts)) - set(have))
-        if missing:
-            raise errors.FILE_PARTS_INVALID(
-                f"{len(missing)} parts are missing, the first is {missing[0]}")
         try:
+            if missing:
+                raise FileNotFoundError
             sha, size = await self._blobs.assemble(upload_id, int(up.parts))
-        except FileNotFoundError:  # a concurrent finish took the parts: see what it made
+        except FileNotFoundError:
+            # a concurrent finish may have taken the parts: then answer with what it made
             again = await self._own_upload(caller, upload_id)
             if again.file_id is not None:
                 return await self.describe(again.file_id)
+            if missing:
+                raise errors.FILE_PARTS_INVALID(
+                    f"{len(missing)} parts are missing, the first is {missing[0]}") from None
             raise errors.FILE_PARTS_INVALID("a part went missing; send it again") from None
         if size != up.size:
             raise errors.FILE_PARTS_INVALID("the parts do not add up to the declared size")
