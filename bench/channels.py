@@ -75,10 +75,12 @@ from harness import (
     machine_info,
     now,
     open_all,
+    pick_loop,
     proc_cpu_user_sys,
     proc_rss_mib,
     random_id,
     register_users,
+    run,
     summary_ms,
     text_of,
     wait_until_quiet,
@@ -613,26 +615,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(coro: Any, loop_kind: str) -> Any:
-    if loop_kind == "uvloop":
-        try:
-            import uvloop
-
-            return uvloop.run(coro)
-        except ImportError:
-            pass
-    return asyncio.run(coro)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_cleanup()
-    try:
-        import uvloop  # noqa: F401
-
-        client_loop = args.client_loop
-    except ImportError:
-        client_loop = "asyncio"
+    client_loop = pick_loop(args.client_loop)
     machine = machine_info()
     machine["load_generator"] = (
         f"same machine and cores as the server: this one Python process ({client_loop}) holds"

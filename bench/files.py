@@ -71,8 +71,10 @@ from harness import (
     log,
     machine_info,
     now,
+    pick_loop,
     proc_cpu_user_sys,
     register_users,
+    run,
     summary_ms,
     wait_until_quiet,
 )
@@ -649,26 +651,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(coro: Any, loop_kind: str) -> Any:
-    if loop_kind == "uvloop":
-        try:
-            import uvloop
-
-            return uvloop.run(coro)
-        except ImportError:
-            pass
-    return asyncio.run(coro)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_cleanup()
-    try:
-        import uvloop  # noqa: F401
-
-        client_loop = args.client_loop
-    except ImportError:
-        client_loop = "asyncio"
+    client_loop = pick_loop(args.client_loop)
     size = args.size
     server_env = {
         "KURIR_MAX_FILE_SIZE": str(max(DEFAULT_MAX_FILE, size)),

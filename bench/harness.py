@@ -508,6 +508,20 @@ def channel_head(raw: bytes) -> tuple[int, int]:
 _random_ids = itertools.count(secrets.randbelow(1 << 40) + 1)
 
 
+def note_channel_push(client: Any, raw: bytes, t: float) -> None:
+    """Count a channel push on a client (WsClient or RawSubscriber), checking its pts order."""
+    client.channel_pushes += 1
+    chat_id, pts = channel_head(raw)
+    last = client.channel_pts.get(chat_id, 0)
+    if last and pts > last + 1:
+        client.channel_pts_gaps += 1
+    elif pts <= last:
+        client.channel_pts_repeats += 1
+    client.channel_pts[chat_id] = max(last, pts)
+    if client.on_channel_push is not None:
+        client.on_channel_push(client, chat_id, pts, raw, t)
+
+
 def random_id() -> int:
     return next(_random_ids)
 
@@ -588,16 +602,7 @@ class WsClient:
             self._pending.clear()
 
     def _channel_push(self, raw: bytes, t: float) -> None:
-        self.channel_pushes += 1
-        chat_id, pts = channel_head(raw)
-        last = self.channel_pts.get(chat_id, 0)
-        if last and pts > last + 1:
-            self.channel_pts_gaps += 1
-        elif pts <= last:
-            self.channel_pts_repeats += 1
-        self.channel_pts[chat_id] = max(last, pts)
-        if self.on_channel_push is not None:
-            self.on_channel_push(self, chat_id, pts, raw, t)
+        note_channel_push(self, raw, t)
 
     async def request(self, method: str, params: dict[str, Any],
                       timeout: float = 30.0) -> tuple[dict[str, Any], float]:
@@ -779,16 +784,7 @@ class RawSubscriber(asyncio.Protocol):
                 self._send(0x8, payload[:2])
 
     def _channel_push(self, raw: bytes, t: float) -> None:
-        self.channel_pushes += 1
-        chat_id, pts = channel_head(raw)
-        last = self.channel_pts.get(chat_id, 0)
-        if last and pts > last + 1:
-            self.channel_pts_gaps += 1
-        elif pts <= last:
-            self.channel_pts_repeats += 1
-        self.channel_pts[chat_id] = max(last, pts)
-        if self.on_channel_push is not None:
-            self.on_channel_push(self, chat_id, pts, raw, t)
+        note_channel_push(self, raw, t)
 
     def _send(self, opcode: int, payload: bytes) -> None:
         """A client frame: masked, as RFC 6455 wants (control frames only, < 126 bytes)."""
@@ -843,6 +839,26 @@ def text_of(raw: bytes) -> bytes:
         return b""
     i += 8
     return raw[i:raw.find(b'"', i)]
+
+
+def pick_loop(requested: str) -> str:
+    """The event loop the load generator will run on: uvloop when asked and installed."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return requested
+
+
+def run(coro: Any, loop_kind: str) -> Any:
+    if loop_kind == "uvloop":
+        try:
+            import uvloop
+
+            return uvloop.run(coro)
+        except ImportError:
+            pass
+    return asyncio.run(coro)
 
 
 def emit(result: dict[str, Any]) -> None:

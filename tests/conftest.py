@@ -55,6 +55,21 @@ class Api:
         return int(self.user["id"])
 
 
+async def full_history(api: Api, chat_id: int) -> list[dict[str, Any]]:
+    """Every message of the chat the caller can see, oldest first."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for _ in range(1000):
+        page = (await api("messages.getHistory", chat_id=chat_id, offset_id=offset,
+                          limit=100))["messages"]
+        if not page:
+            break
+        out += page
+        offset = page[-1]["id"]
+    out.reverse()
+    return out
+
+
 @pytest.fixture
 async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Api, unique_name
+from tests.conftest import Api, full_history, unique_name
 
 PASSWORD = "correct horse"
 
@@ -56,21 +56,6 @@ async def full_log(api: Api, page: int = 64) -> list[dict[str, Any]]:
 def chat_message_ids(log: list[dict[str, Any]], chat_id: int) -> list[int]:
     return [u["message"]["id"] for u in log
             if u["type"] == "new_message" and u["message"]["chat_id"] == chat_id]
-
-
-async def full_history(api: Api, chat_id: int) -> list[dict[str, Any]]:
-    """Every message of the chat the caller can see, oldest first."""
-    out: list[dict[str, Any]] = []
-    offset = 0
-    for _ in range(1000):
-        page = (await api("messages.getHistory", chat_id=chat_id, offset_id=offset,
-                          limit=100))["messages"]
-        if not page:
-            break
-        out += page
-        offset = page[-1]["id"]
-    out.reverse()
-    return out
 
 
 async def users(make_user: Callable[..., Any], n: int, prefix: str = "U") -> list[Api]:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, unique_name
+from tests.conftest import Api, full_history, unique_name
 from tests.server import ENGINES, Server
 
 SENDERS = 4
@@ -72,20 +72,6 @@ async def full_log(api: Api) -> list[dict[str, Any]]:
     )
     assert (await api("updates.getState"))["pts"] == len(updates)
     return updates
-
-
-async def full_history(api: Api, chat_id: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    offset = 0
-    for _ in range(1000):
-        page = (await api("messages.getHistory", chat_id=chat_id, offset_id=offset,
-                          limit=100))["messages"]
-        if not page:
-            break
-        out += page
-        offset = page[-1]["id"]
-    out.reverse()
-    return out
 
 
 def check_log(log: list[dict[str, Any]], chat_tops: dict[int, int]) -> None:
