@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from kurir.api import accounts as accounts_api
+from kurir.api import bots as bots_api
 from kurir.api import channels as channels_api
 from kurir.api import chats as chats_api
 from kurir.api import files as files_api
@@ -29,8 +30,10 @@ from kurir.blobs.local import LocalBlobs
 from kurir.bus.memory import MemoryBus
 from kurir.config import Config
 from kurir.domain import errors
+from kurir.domain.ratelimit import RateLimiter
 from kurir.live import Hub
 from kurir.services.accounts import Accounts
+from kurir.services.bots import Bots
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.files import Files
@@ -42,6 +45,9 @@ from kurir.services.threads import Threads
 from kurir.storage.port import Database
 from kurir.storage.postgres import PostgresDatabase
 from kurir.storage.sqlite import SqliteDatabase
+from kurir.transports.botapi.endpoint import BotApiEndpoint
+from kurir.transports.botapi.methods import Context as BotContext
+from kurir.transports.botapi.methods import Limits as BotLimits
 from kurir.transports.errors import error_body
 from kurir.transports.files import FileEndpoints
 from kurir.transports.http import ApiEndpoint
@@ -78,9 +84,10 @@ def build_core(config: Config) -> Kurir:
     files = Files(db, LocalBlobs(os.path.join(config.data_dir, "files")), config.max_file_size,
                   config.quota_bytes)
     messaging = Messaging(db, hub, config.sends_per_second, config.send_burst)
+    accounts = Accounts(db, hub, hasher, config.signups_per_minute,
+                        config.login_failures_per_ip)
     services = Services(
-        accounts=Accounts(db, hub, hasher, config.signups_per_minute,
-                          config.login_failures_per_ip),
+        accounts=accounts,
         messaging=messaging,
         files=files,
         media=Media(db, messaging, files),
@@ -88,11 +95,14 @@ def build_core(config: Config) -> Kurir:
         channels=channels,
         threads=Threads(db, hub),
         sync=Sync(db, config.channel_difference_too_long),
+        bots=Bots(db, hub, accounts, callback_timeout=config.bot_callback_timeout,
+                  webhook_networks=config.bot_webhook_networks),
     )
     registry = Registry(
         [*accounts_api.methods(services), *messages_api.methods(services),
          *chats_api.methods(services), *channels_api.methods(services),
-         *threads_api.methods(services), *files_api.methods(services)]
+         *threads_api.methods(services), *files_api.methods(services),
+         *bots_api.methods(services)]
     )
     return Kurir(config, db, services, registry, hub)
 
@@ -105,6 +115,18 @@ def build_app(config: Config) -> Starlette:
     openapi = msgspec.json.encode(document(core.registry))
     api = ApiEndpoint(core.registry, core.services.accounts, metrics, config.max_body_bytes)
     file_routes = FileEndpoints(core.services.accounts, core.services.files)
+    bot_limits = BotLimits(
+        overall=RateLimiter(rate=config.bot_messages_per_second,
+                            burst=max(1.0, config.bot_messages_per_second)),
+        private=RateLimiter(rate=config.bot_private_messages_per_second,
+                            burst=max(1.0, config.bot_private_burst)),
+        group=RateLimiter(rate=config.bot_group_messages_per_minute / 60,
+                          burst=max(1.0, config.bot_group_messages_per_minute)),
+    )
+    botapi = BotApiEndpoint(
+        core.services.accounts, core.services.files,
+        BotContext(core.services, core.services.bots, bot_limits, config.public_url.rstrip("/")),
+        metrics, config.bot_upload_max_bytes)
     ws = WsEndpoint(core.registry, core.services.accounts, core.services.sync, core.hub,
                     Presence(db, core.hub), metrics)
 
@@ -149,12 +171,14 @@ def build_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await core.db.open()
         sweeper = asyncio.create_task(sweep_uploads())
+        await core.services.bots.start_all_webhooks()
         log.info("kurir ready on %s (%s)", config.engine,
                  config.sqlite_path if config.engine == "sqlite" else "postgresql")
         try:
             yield
         finally:
             sweeper.cancel()
+            await core.services.bots.stop()
             await core.db.close()
 
     app = Starlette(
@@ -165,6 +189,8 @@ def build_app(config: Config) -> Starlette:
             Route("/api/v1/files/{file_id:str}", file_routes.get_file, methods=["GET", "HEAD"]),
             Route("/api/v1/{method:str}", api.handle, methods=["POST"]),
             WebSocketRoute("/api/v1/ws", ws.handle),
+            Route("/bot{token:str}/{method:str}", botapi.handle, methods=["GET", "POST"]),
+            Route("/file/bot{token:str}/{path:path}", botapi.file, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -49,6 +49,19 @@ def parser() -> argparse.ArgumentParser:
     for leaf in (create, listing):
         _common(leaf, argparse.SUPPRESS)
 
+    bot = sub.add_parser("bot", help="make and manage bots (BotFather's job)")
+    _common(bot)
+    bsub = bot.add_subparsers(dest="bot_command", required=True)
+    bcreate = bsub.add_parser("create", help="create a bot and print its token")
+    bcreate.add_argument("--owner", required=True, help="the username of the bot's owner")
+    bcreate.add_argument("--username", required=True, help="the bot's username, ending in 'bot'")
+    bcreate.add_argument("--display-name", help="default: the username")
+    brevoke = bsub.add_parser("revoke-token", help="give a bot a new token; the old one dies")
+    brevoke.add_argument("--owner", required=True)
+    brevoke.add_argument("--username", required=True, help="the bot's username")
+    for leaf in (bcreate, brevoke):
+        _common(leaf, argparse.SUPPRESS)
+
     send = sub.add_parser("send-file", help="upload a file and send it to a user or a chat")
     send.add_argument("--server", default="http://127.0.0.1:8080",
                       help="the server's URL (default http://127.0.0.1:8080)")
@@ -99,6 +112,16 @@ async def _admin(config: Config, args: argparse.Namespace) -> int:
     await core.db.open()
     try:
         accounts = core.services.accounts
+        if args.command == "bot":
+            owner = await accounts.get_user(None, args.owner)
+            if args.bot_command == "create":
+                made = await core.services.bots.create(owner.id, args.username,
+                                                       args.display_name or args.username)
+                print(made["token"])
+            else:
+                bot = await accounts.get_user(None, args.username)
+                print((await core.services.bots.revoke_token(owner.id, bot.id))["token"])
+            return 0
         if args.admin_command == "create-user":
             password = args.password or os.environ.get("KURIR_NEW_PASSWORD") or getpass.getpass()
             user = await accounts.admin_create_user(

@@ -43,6 +43,18 @@ class Config:
     # how far behind a channel's log a getChannelDifference may be before it answers
     # too_long with recent messages instead (Telegram's channelDifferenceTooLong)
     channel_difference_too_long: int = 1000
+    # the address people reach this server at (invite links name it)
+    public_url: str = "http://127.0.0.1:8080"
+    # bots (the Telegram Bot API): Telegram's flood limits, the upload size of its multipart
+    # requests (50 MB, as Telegram), how long a button press waits for the bot's answer, and
+    # the networks webhooks may go to besides public addresses (e.g. "127.0.0.0/8,10.0.0.0/8")
+    bot_messages_per_second: float = 30.0
+    bot_private_messages_per_second: float = 1.0
+    bot_private_burst: float = 20.0
+    bot_group_messages_per_minute: float = 20.0
+    bot_upload_max_bytes: int = 50 << 20
+    bot_callback_timeout: float = 10.0
+    bot_webhook_networks: str = ""
     log_level: str = "info"
     log_json: bool = False
     access_log: bool = False

@@ -31,6 +31,13 @@ TEST_ENV = {
     "KURIR_SENDS_PER_SECOND": "100000",
     "KURIR_SEND_BURST": "100000",
     "KURIR_LOG_LEVEL": "warning",
+    # bots: webhooks to test servers on loopback; flood limits loose (tests/test_botapi.py
+    # checks Telegram's defaults on a server of its own)
+    "KURIR_BOT_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
+    "KURIR_BOT_MESSAGES_PER_SECOND": "1000",
+    "KURIR_BOT_PRIVATE_MESSAGES_PER_SECOND": "1000",
+    "KURIR_BOT_PRIVATE_BURST": "1000",
+    "KURIR_BOT_GROUP_MESSAGES_PER_MINUTE": "60000",
 }
 
 

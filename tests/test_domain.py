@@ -634,7 +634,7 @@ def test_contract_errors_have_their_status(name: str, code: int) -> None:
 @pytest.mark.parametrize("error", ALL_ERRORS, ids=lambda e: e.__name__)
 def test_every_error_is_a_named_api_error(error: type[errors.ApiError]) -> None:
     assert error.type == error.__name__
-    assert error.code in (400, 401, 403, 404, 413, 429, 500)
+    assert error.code in (400, 401, 403, 404, 409, 413, 429, 500)
     assert error.__module__ == "kurir.domain.errors"
     e = error()
     assert isinstance(e, errors.ApiError) and isinstance(e, Exception)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kurir.services.accounts import Accounts
+from kurir.services.bots import Bots
 from kurir.services.channels import Channels
 from kurir.services.chats import Chats
 from kurir.services.files import Files
@@ -24,6 +25,7 @@ class Services:
     files: Files
     media: Media
     sync: Sync
+    bots: Bots
 
 
 @dataclass(frozen=True, slots=True)

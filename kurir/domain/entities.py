@@ -7,6 +7,7 @@ may nest but not overlap partially (as Telegram's parser guarantees).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from kurir.domain import errors
@@ -56,3 +57,35 @@ def check_entities(text: str, entities: Sequence[MessageEntity] | None) -> list[
             raise errors.ENTITIES_INVALID("entities may nest but not overlap")
         open_ends.append(e.offset + e.length)
     return out
+
+
+# What Telegram finds in plain text by itself: links, addresses, commands, mentions, tags
+_FOUND = (
+    ("url", re.compile(r"\bhttps?://[^\s<>\"]+", re.IGNORECASE)),
+    ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
+    ("bot_command", re.compile(r"(?<![\w/])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/@])")),
+    ("mention", re.compile(r"(?<![\w@])@[A-Za-z0-9_]{3,32}(?![\w@])")),
+    ("hashtag", re.compile(r"(?<![\w#])#\w*[^\W\d]\w*")),
+)
+_TRAILING = ".,;:!?)]}'\""
+
+
+def detect(text: str) -> list[MessageEntity]:
+    """The entities Telegram marks in plain text (a command, @mention, #tag, link or
+    e-mail address), in order, none overlapping; bots see commands by these."""
+    if not any(ch in text for ch in "/@#:"):
+        return []
+    spans: list[tuple[int, int, str]] = []
+    for kind, pattern in _FOUND:
+        for m in pattern.finditer(text):
+            start, end = m.start(), m.end()
+            if kind == "url":
+                while end > start and text[end - 1] in _TRAILING:
+                    end -= 1
+            if any(start < e and s < end for s, e, _ in spans):
+                continue
+            spans.append((start, end, kind))
+    spans.sort()
+    return [MessageEntity(type=kind, offset=utf16_len(text[:start]),
+                          length=utf16_len(text[start:end]))
+            for start, end, kind in spans[:MAX_ENTITIES]]

@@ -176,6 +176,11 @@ class Update(Base):
     rights: dict[str, bool] | None = None
     # on joining a channel: the channel's pts its devices follow it from
     channel_pts: int | None = None
+    # a reaction: the reacting user's emoji now and before (None: none)
+    emoji: str | None = None
+    old_emoji: str | None = None
+    # a member change: who made it (absent when the member did it themselves)
+    actor_id: int | None = None
 
 
 class Difference(Base):

@@ -33,6 +33,7 @@ _DUMMY_PASSWORD = "kurir-no-such-user"
 class Caller:
     user_id: int
     session_id: int
+    is_bot: bool = False
 
 
 def token_hash(token: str) -> bytes:
@@ -123,6 +124,19 @@ class Accounts:
 
     # tokens -------------------------------------------------------------------------------
     async def authenticate(self, token: str | None) -> Caller:
+        """A person's session: the client API is theirs; bots speak the Bot API."""
+        caller = await self.authenticate_any(token)
+        if caller.is_bot:
+            raise errors.AUTH_KEY_INVALID("a bot's token works only at /bot<token>/ (the Bot API)")
+        return caller
+
+    async def authenticate_bot(self, token: str) -> Caller:
+        caller = await self.authenticate_any(token)
+        if not caller.is_bot:
+            raise errors.AUTH_KEY_INVALID("not a bot's token")
+        return caller
+
+    async def authenticate_any(self, token: str | None) -> Caller:
         if not token or len(token) > 512:
             raise errors.AUTH_KEY_INVALID("a valid bearer token is required")
         h = token_hash(token)
@@ -135,8 +149,8 @@ class Accounts:
             if found is None:
                 self._tokens.pop(h, None)
                 raise errors.AUTH_KEY_INVALID("the token is invalid or its session has ended")
-            sid, uid, last_active = found
-            caller = Caller(uid, sid)
+            sid, uid, last_active, is_bot = found
+            caller = Caller(uid, sid, is_bot)
             if len(self._tokens) > 100_000:
                 self._tokens.clear()
         wall = int(time.time())

@@ -77,11 +77,12 @@ def _visible_member(tx: Tx, chat: ChatRow, user_id: int) -> Member:
 
 def _tell_user(tx: Tx, user_ids: list[int], chat_id: int, user_id: int, status: str,
                role: str, now: int, rights: dict[str, bool] | None = None,
-               channel_pts: int | None = None) -> Appended:
+               channel_pts: int | None = None, actor: int | None = None) -> Appended:
     """A change of one user's standing, to their own log (and the actor's): O(1)."""
     return timeline.notify(
         tx, Update(pts=0, type="chat_member", chat_id=chat_id, user_id=user_id, status=status,
-                   role=role, rights=rights, channel_pts=channel_pts),
+                   role=role, rights=rights, channel_pts=channel_pts,
+                   actor_id=actor if actor != user_id else None),
         sorted(set(user_ids)), now,
     )
 
@@ -164,7 +165,8 @@ class Channels:
             _, posted = timeline.post(tx, chat.id, author, now, action=action)
             out.append(posted)
         out.append(_tell_user(tx, [user_id] + ([inviter] if inviter else []), chat.id,
-                              user_id, "member", "member", now, channel_pts=follow_from))
+                              user_id, "member", "member", now, channel_pts=follow_from,
+                              actor=inviter))
         return out, follow_from
 
     async def join(self, caller: int, channel_id: int | None, username: str | None) -> Chat:
@@ -281,7 +283,7 @@ class Channels:
             channels.set_admin(tx, chat.id, user_id, int(rights), caller)
             role = "admin" if rights else "member"
             return [_tell_user(tx, [user_id, caller], chat.id, user_id, "member", role, now,
-                               admin_names(int(rights)) if rights else None)]
+                               admin_names(int(rights)) if rights else None, actor=caller)]
 
         self._push(await self._db.write(txn))
         return True
@@ -313,12 +315,12 @@ class Channels:
                     channels.set_banned_status(tx, chat.id, user_id, "kicked", int(banned),
                                                until_date)
                 out.append(_tell_user(tx, [user_id, caller], chat.id, user_id, "kicked",
-                                      "member", now, banned_names(int(banned))))
+                                      "member", now, banned_names(int(banned)), actor=caller))
                 return out, was_member
             if target is not None and target.status == "kicked":  # unban: free to rejoin
                 channels.set_banned_status(tx, chat.id, user_id, "left", 0, 0)
                 out.append(_tell_user(tx, [user_id, caller], chat.id, user_id, "left",
-                                      "member", now))
+                                      "member", now, actor=caller))
                 return out, False
             if target is None or not target.active:
                 raise errors.USER_NOT_PARTICIPANT("that user is not a member")
@@ -326,7 +328,8 @@ class Channels:
                 channels.set_admin(tx, chat.id, user_id, 0, None)  # rule 5: demoted first
             channels.restrict(tx, chat.id, user_id, int(banned), until_date)
             out.append(_tell_user(tx, [user_id, caller], chat.id, user_id, "member", "member",
-                                  now, banned_names(int(banned)) if banned else None))
+                                  now, banned_names(int(banned)) if banned else None,
+                                  actor=caller))
             return out, False
 
         out, kicked = await self._db.write(txn)

@@ -66,12 +66,13 @@ class Chats:
 
     def _member_update(
         self, tx: Tx, chat_id: int, user_id: int, status: str, role: str, now: int,
-        also: tuple[int, ...] = (),
+        also: tuple[int, ...] = (), actor: int | None = None,
     ) -> Appended:
         who = set(chats.active_member_ids(tx, chat_id)) | set(also)
         return timeline.notify(
             tx, Update(pts=0, type="chat_member", chat_id=chat_id, user_id=user_id,
-                       status=status, role=role), who, now,
+                       status=status, role=role,
+                       actor_id=actor if actor != user_id else None), who, now,
         )
 
     async def create_group(self, caller: int, title: str, user_ids: list[int]) -> Chat:
@@ -126,7 +127,7 @@ class Chats:
                 tx, chat_id, caller, now, action={"type": "chat_add_user", "user_ids": [user_id]}
             )
             return [posted, self._member_update(tx, chat_id, user_id, "member", "member",
-                                                now)], []
+                                                now, actor=caller)], []
 
         out, follows = await self._db.write(txn)
         for uid, pts in follows:
@@ -152,7 +153,7 @@ class Chats:
                 extra_recipients=(user_id,),
             )
             return [posted, self._member_update(tx, chat_id, user_id, "kicked", "member", now,
-                                                also=(user_id,))]
+                                                also=(user_id,), actor=caller)]
 
         self._push(await self._db.write(txn))
         return True
@@ -209,7 +210,8 @@ class Chats:
             if target.role == role:
                 return []
             chats.set_role(tx, chat_id, user_id, role)
-            return [self._member_update(tx, chat_id, user_id, "member", role, now)]
+            return [self._member_update(tx, chat_id, user_id, "member", role, now,
+                                        actor=caller)]
 
         self._push(await self._db.write(txn))
         return True

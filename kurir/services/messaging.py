@@ -28,6 +28,12 @@ from kurir.storage.updates import Appended
 
 MAX_IDS_PER_CALL = 100
 T = TypeVar("T")
+KEEP = object()  # "leave as it is", where None means "remove"
+
+
+def media_caption_check(caption: str) -> None:
+    if len(caption) > rules.CAPTION_MAX:
+        raise errors.MESSAGE_TOO_LONG(f"a caption has at most {rules.CAPTION_MAX} characters")
 
 
 def _now() -> int:
@@ -108,7 +114,9 @@ class Messaging:
     ) -> Message:
         if media is None:  # a media message may go without a caption
             rules.check_message_text(text)
-        ents = entity_rules.check_entities(text, entities)
+        # as Telegram: plain text gets its commands, mentions, tags and links marked
+        ents = (entity_rules.check_entities(text, entities) if entities
+                else entity_rules.detect(text))
         [msg] = await self.send_many(caller, chat_id, user_id, [(text, ents, media, random_id)],
                                      reply_to, reply_markup, topic_id)
         return msg
@@ -254,11 +262,12 @@ class Messaging:
         return timeline.notify(tx, update, seeing(tx, seat.chat.id, message_id), now)
 
     async def edit(
-        self, caller: int, chat_id: int, message_id: int, text: str,
-        entities: list[MessageEntity] | None,
+        self, caller: int, chat_id: int, message_id: int, text: str | None,
+        entities: list[MessageEntity] | None, reply_markup: object = KEEP,
     ) -> Message:
-        rules.check_message_text(text)
-        ents = entity_rules.check_entities(text, entities)
+        """Edit a message's text (a media message's caption), and, for its author, its
+        reply markup (a bot's keyboard); `text` None keeps the text, `reply_markup` KEEP
+        keeps the markup."""
         now = _now()
 
         def txn(tx: Tx) -> tuple[Message, Appended]:
@@ -270,11 +279,26 @@ class Messaging:
             if msg.fwd_from is not None:
                 raise errors.MESSAGE_AUTHOR_REQUIRED("a forwarded message cannot be edited")
             access.may_edit(seat, msg.from_id)
-            if msg.text == text and (msg.entities or []) == ents:
+            new_text, ents = msg.text, msg.entities or []
+            if text is not None:
+                if msg.media is None:
+                    rules.check_message_text(text)
+                else:
+                    media_caption_check(text)
+                new_text, ents = text, entity_rules.check_entities(text, entities)
+            markup = msg.reply_markup
+            if reply_markup is not KEEP:
+                if msg.from_id != caller:
+                    raise errors.MESSAGE_AUTHOR_REQUIRED("only its author changes a keyboard")
+                markup = reply_markup  # type: ignore[assignment]
+            if new_text == msg.text and ents == (msg.entities or []) and markup == msg.reply_markup:
                 raise errors.MESSAGE_NOT_MODIFIED("the message is unchanged")
             chats.lock(tx, chat_id)
-            messages.edit(tx, chat_id, message_id, text, ents, now)
-            msg.text, msg.entities, msg.edit_date = text, ents or None, now
+            messages.edit(tx, chat_id, message_id, new_text, ents, now)
+            if markup != msg.reply_markup:
+                messages.set_markup(tx, chat_id, message_id, markup)
+            msg.text, msg.entities, msg.edit_date = new_text, ents or None, now
+            msg.reply_markup = markup
             return msg, self._tell(tx, seat, Update(pts=0, type="edit_message", message=msg),
                                    message_id, now)
 
@@ -372,10 +396,13 @@ class Messaging:
             found = messages.get_visible(tx, chat_id, [message_id], caller, seat.history_from)
             if not found or found[0].action is not None:
                 raise errors.MESSAGE_ID_INVALID("no such message")
+            before = tx.one("SELECT emoji FROM reactions WHERE chat_id = ? AND message_id = ?"
+                            " AND user_id = ?", (chat_id, message_id, caller))
             summary = messages.set_reaction(tx, chat_id, message_id, caller, emoji, now)
             return self._tell(
                 tx, seat, Update(pts=0, type="reaction", chat_id=chat_id, message_id=message_id,
-                                 user_id=caller, reactions=summary), message_id, now,
+                                 user_id=caller, reactions=summary, emoji=emoji,
+                                 old_emoji=before[0] if before else None), message_id, now,
             )
 
         self._push(await self._db.write(txn))

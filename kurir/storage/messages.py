@@ -166,6 +166,11 @@ def edit(tx: Tx, chat_id: int, message_id: int, text: str,
     )
 
 
+def set_markup(tx: Tx, chat_id: int, message_id: int, markup: object) -> None:
+    tx.execute("UPDATE messages SET reply_markup = ? WHERE chat_id = ? AND id = ?",
+               (_json(markup) if markup is not None else None, chat_id, message_id))
+
+
 def mark_deleted(tx: Tx, chat_id: int, ids: list[int]) -> None:
     """Delete for everyone: the row stays (ids are never reused), its content goes."""
     tx.executemany(

@@ -100,12 +100,13 @@ def create_session(
     return int(row[0])
 
 
-def session_by_token(tx: Tx, token_hash: bytes) -> tuple[int, int, int] | None:
-    """(session_id, user_id, last_active) for a live token."""
+def session_by_token(tx: Tx, token_hash: bytes) -> tuple[int, int, int, bool] | None:
+    """(session_id, user_id, last_active, is_bot) for a live token."""
     row = tx.one(
-        "SELECT id, user_id, last_active FROM sessions WHERE token_hash = ?", (token_hash,)
+        "SELECT s.id, s.user_id, s.last_active, u.is_bot FROM sessions s"
+        " JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", (token_hash,)
     )
-    return (int(row[0]), int(row[1]), int(row[2])) if row else None
+    return (int(row[0]), int(row[1]), int(row[2]), bool(row[3])) if row else None
 
 
 def sessions_of(tx: Tx, user_id: int) -> list[Row]:
