@@ -456,6 +456,22 @@ class Client:
         difference: dict[str, Any] = await self.call("updates.getChannelDifference", **params)
         return difference
 
+    # bots ----------------------------------------------------------------------------------
+    async def create_bot(self, username: str, display_name: str) -> dict[str, Any]:
+        """Make a bot of one's own (its username ends in 'bot'): `{bot, token}`; the token
+        is what a Bot API library is given."""
+        made: dict[str, Any] = await self.call("bots.create", username=username,
+                                               display_name=display_name)
+        return made
+
+    async def press_button(self, chat_id: int, message_id: int, data: str) -> dict[str, Any]:
+        """Press the inline button with callback `data` under a bot's message; the bot's
+        answer: `{alert, message?, url?}` (BOT_RESPONSE_TIMEOUT when it gives none)."""
+        answer: dict[str, Any] = await self.call("messages.getBotCallbackAnswer",
+                                                 chat_id=chat_id, message_id=message_id,
+                                                 data=data)
+        return answer
+
     # files ---------------------------------------------------------------------------------
     async def upload(
         self,

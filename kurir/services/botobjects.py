@@ -170,8 +170,9 @@ def photo_sizes(media: dict[str, Any]) -> list[J]:
 def media_fields(media: dict[str, Any]) -> J:
     """The Message fields of a kurir media dict: photo, document, video, audio or voice."""
     kind = str(media.get("kind", "document"))
+    album: J = {} if media.get("album_id") is None else {"media_group_id": str(media["album_id"])}
     if kind == "photo":
-        return {"photo": photo_sizes(media)}
+        return {"photo": photo_sizes(media), **album}
     obj = _file(media, str(media["file_id"]), media.get("size"))
     if kind in ("document", "video", "audio") and media.get("name"):
         obj["file_name"] = media["name"]
@@ -182,10 +183,7 @@ def media_fields(media: dict[str, Any]) -> J:
     if kind == "video":
         obj["width"] = int(media.get("width") or 0)
         obj["height"] = int(media.get("height") or 0)
-    out: J = {kind if kind in ("video", "audio", "voice") else "document": obj}
-    if media.get("album_id") is not None:
-        out["media_group_id"] = str(media["album_id"])
-    return out
+    return {kind if kind in ("video", "audio", "voice") else "document": obj, **album}
 
 
 def _service_fields(action: dict[str, Any], msg: Message, viewer: int, lk: Lookup) -> J:

@@ -55,6 +55,11 @@ def _now() -> int:
     return int(time.time())
 
 
+def _is_bot(tx: Tx, user_id: int) -> bool:
+    user = users.by_id(tx, user_id)
+    return user is not None and user.is_bot
+
+
 def _channel(tx: Tx, chat_id: int, caller: int) -> ChatRow:
     """The chat, locked, which must be a channel or supergroup (see access.channel_for)."""
     return channel_for(channels.get_locked(tx, chat_id), tx, caller)
@@ -272,20 +277,31 @@ class Channels:
                          rights: AdminRights) -> bool:
         now = _now()
 
-        def txn(tx: Tx) -> list[Appended]:
+        def txn(tx: Tx) -> tuple[list[Appended], int | None]:
             chat = _channel(tx, channel_id, caller)
             actor = _visible_member(tx, chat, caller)
             target, _ = _member(tx, chat, user_id)
+            out: list[Appended] = []
+            joined = None
+            if (target is None or not target.active) and rights and _is_bot(tx, user_id):
+                # as Telegram: a bot comes into a channel by being made its admin
+                require_right(actor, AdminRights.ADD_ADMINS)
+                out, joined = self._join_txn(tx, chat, user_id, caller, now)
+                target, _ = _member(tx, chat, user_id)
             check_grant(actor, caller, target, user_id, rights)
             assert target is not None
             if not target.active:
                 raise errors.USER_NOT_PARTICIPANT("that user is not a member")
             channels.set_admin(tx, chat.id, user_id, int(rights), caller)
             role = "admin" if rights else "member"
-            return [_tell_user(tx, [user_id, caller], chat.id, user_id, "member", role, now,
-                               admin_names(int(rights)) if rights else None, actor=caller)]
+            out.append(_tell_user(tx, [user_id, caller], chat.id, user_id, "member", role, now,
+                                  admin_names(int(rights)) if rights else None, actor=caller))
+            return out, joined
 
-        self._push(await self._db.write(txn))
+        appended, joined = await self._db.write(txn)
+        self._push(appended)
+        if joined is not None:
+            self._hub.channel_joined(user_id, channel_id, joined)
         return True
 
     async def edit_banned(self, caller: int, channel_id: int, user_id: int,
