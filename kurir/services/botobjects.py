@@ -376,8 +376,8 @@ def translate(update: Update, bot: BotView, lk: Lookup, now: int) -> list[tuple[
     kind = update.type
     if kind in ("new_message", "edit_message") and update.message is not None:
         msg = update.message
-        if msg.from_id == bot.id and kind == "new_message":
-            return []  # a bot is not told of its own messages
+        if msg.from_id == bot.id:
+            return []  # a bot is not told of its own messages, nor of its own edits
         chat = lk.chat(msg.chat_id)
         if chat is None:
             return []

@@ -2,7 +2,8 @@
 
 Answers use the Bot API's envelopes exactly: `{"ok":true,"result":…}`, or
 `{"ok":false,"error_code":N,"description":"…"}` with HTTP status N, and
-`"parameters":{"retry_after":s}` on a 429, which the libraries wait out by themselves.
+`"parameters":{"retry_after":s}` on a 429, which the libraries raise as their RetryAfter
+errors (their polling loops, and ptb's AIORateLimiter, wait it out).
 kurir's error types become Telegram's codes and descriptions here, at the edge.
 """
 
