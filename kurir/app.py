@@ -55,7 +55,8 @@ from kurir.transports.metrics import Metrics
 from kurir.transports.ws import WsEndpoint
 
 log = logging.getLogger("kurir")
-SWEEP_EVERY = 600  # seconds between looks for abandoned uploads
+SWEEP_EVERY = 600  # seconds between looks for abandoned uploads and stale bot updates
+BOT_UPDATES_KEPT = 86400  # as Telegram: a bot's updates wait for it at most a day
 
 
 def open_database(config: Config) -> SqliteDatabase | PostgresDatabase:
@@ -85,7 +86,7 @@ def build_core(config: Config) -> Kurir:
                   config.quota_bytes)
     messaging = Messaging(db, hub, config.sends_per_second, config.send_burst)
     accounts = Accounts(db, hub, hasher, config.signups_per_minute,
-                        config.login_failures_per_ip)
+                        config.login_failures_per_ip, config.token_cache_seconds)
     services = Services(
         accounts=accounts,
         messaging=messaging,
@@ -166,6 +167,13 @@ def build_app(config: Config) -> Starlette:
             else:
                 if dropped:
                     log.info("dropped %d abandoned uploads", dropped)
+            try:
+                expired = await core.services.bots.sweep(BOT_UPDATES_KEPT)
+            except Exception:
+                log.exception("sweeping old bot updates failed")
+            else:
+                if expired:
+                    log.info("dropped %d bot updates no bot took in a day", expired)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -38,6 +38,9 @@ class Config:
     argon2_time_cost: int = 3
     signups_per_minute: float = 30.0
     login_failures_per_ip: float = 50.0
+    # how long a checked token is trusted before it is looked up again: a session ended by
+    # another process (`kurir bot revoke-token`, a second server) is refused within this
+    token_cache_seconds: float = 30.0
     sends_per_second: float = 30.0
     send_burst: float = 100.0
     # how far behind a channel's log a getChannelDifference may be before it answers

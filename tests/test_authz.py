@@ -38,6 +38,7 @@ OWNER = (403, "CHAT_OWNER_REQUIRED")
 AUTHOR = (403, "MESSAGE_AUTHOR_REQUIRED")
 PEER = (400, "PEER_INVALID")
 AUTH = (401, "AUTH_KEY_INVALID")
+NO_BUTTON = (400, "DATA_INVALID")
 
 # Everyone the world registers; `term` is a group member whose *other* session was ended.
 PEOPLE = ("owner", "admin", "member", "bystander", "removed", "nonmember", "sink", "newcomer",
@@ -683,6 +684,15 @@ async def _migrate(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, An
     assert bumped(before, after) == c.active
 
 
+# A press reaches the bot only for a button its message has; these worlds have no bots, so a
+# caller who may read the message gets as far as "no such button" (the press that reaches a
+# bot and its answer: tests/test_botapi.py), and anyone else is refused as by getMessages.
+@spec("messages.getBotCallbackAnswer", lambda c: ("messages.getBotCallbackAnswer", {
+    "chat_id": c.chat_id, "message_id": c.other_msg, "data": "no such button"}))
+async def _press(c: Ctx, res: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    raise AssertionError(f"a message without buttons was pressed: {res!r}")
+
+
 # The matrix. Columns are the callers; a bad token and a terminated session (of a member)
 # get 401 AUTH_KEY_INVALID from every method, before anything else is looked at.
 GROUP_ROLES = ("owner", "admin", "member", "nonmember", "removed")
@@ -719,6 +729,7 @@ GROUP_MATRIX: dict[str, tuple[Any, ...]] = {
     "messages.getReplies":           (OK,       OK,      OK,      NOT_FOUND, FORBIDDEN),
     # the owner's; a former member is told they are out, as by every other owner's method
     "chats.migrateToSupergroup":     (OK,       OWNER,   OWNER,   NOT_FOUND, FORBIDDEN),
+    "messages.getBotCallbackAnswer": (NO_BUTTON, NO_BUTTON, NO_BUTTON, NOT_FOUND, FORBIDDEN),
 }
 # The private chat owner <-> member, seen by one side and by a stranger. Group-only actions
 # are PEER_INVALID there; either side may delete any message for everyone (rule 7).
@@ -753,6 +764,7 @@ PRIVATE_MATRIX: dict[str, tuple[Any, ...]] = {
     "messages.getViews": (OK, NOT_FOUND),
     "messages.getReplies": (OK, NOT_FOUND),
     "chats.migrateToSupergroup": ((400, "CHANNEL_INVALID"), NOT_FOUND),
+    "messages.getBotCallbackAnswer": (NO_BUTTON, NOT_FOUND),
 }
 
 

@@ -51,6 +51,7 @@ CI = (400, "CHANNEL_INVALID")
 UAP = (400, "USER_ALREADY_PARTICIPANT")
 UB = (403, "USER_BANNED_IN_CHANNEL")
 AUTH = (401, "AUTH_KEY_INVALID")
+NB = (400, "DATA_INVALID")  # a press of a button the message does not have
 
 # everyone registered once per module; each chat gives them their roles
 # `auditor` is an admin with every right who is neither a caller nor a target: the snapshot
@@ -816,6 +817,11 @@ spec("chats.editTitle", lambda c: ("chats.editTitle", {
 spec("chats.getMembers", lambda c: ("chats.getMembers", {"chat_id": c.chat_id}),
      mutates=NOTHING)(_never)
 
+# These chats have no bots: whoever may read a post gets as far as "no such button" (a press
+# that reaches a bot: tests/test_botapi.py); anyone else is refused as by getMessages.
+spec("messages.getBotCallbackAnswer", lambda c: ("messages.getBotCallbackAnswer", {
+    "chat_id": c.chat_id, "message_id": c.other_msg, "data": "no such button"}))(_never)
+
 BASIC = (CI, CI, CI, CI, CI, CI, CI, NF)
 
 # The matrices. A bad token gets 401 AUTH_KEY_INVALID from every method, before anything else.
@@ -868,6 +874,7 @@ CHANNEL_MATRIX: dict[str, tuple[Any, ...]] = {
     "chats.editAdmin":                 BASIC,
     "chats.editTitle":                 BASIC,
     "chats.getMembers":                BASIC,
+    "messages.getBotCallbackAnswer":   (NB, NB, NB, NB, NB, FB, NB, NB),
 }
 # The private supergroup: members write unless restricted; its outsider learns nothing, and
 # whoever left or was banned learns only that they are out.
@@ -923,6 +930,7 @@ SUPERGROUP_MATRIX: dict[str, tuple[Any, ...]] = {
     "chats.editAdmin":                 BASIC,
     "chats.editTitle":                 BASIC,
     "chats.getMembers":                BASIC,
+    "messages.getBotCallbackAnswer":   (NB, NB, NB, NB, NB, FB, FB, NF),
 }
 MATRICES = {"channel": CHANNEL_MATRIX, "supergroup": SUPERGROUP_MATRIX}
 

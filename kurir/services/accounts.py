@@ -43,13 +43,14 @@ def token_hash(token: str) -> bytes:
 class Accounts:
     def __init__(
         self, db: Database, hub: Hub, hasher: PasswordHasher, signups_per_minute: float,
-        login_failures_per_ip: float = 50.0,
+        login_failures_per_ip: float = 50.0, token_cache_seconds: float = TOKEN_CACHE_SECONDS,
     ) -> None:
         self._db = db
         self._hub = hub
         self._hasher = hasher
         self._dummy_hash = hasher.hash(_DUMMY_PASSWORD)
         self._tokens: dict[bytes, tuple[Caller, float, int]] = {}
+        self._token_cache_seconds = token_cache_seconds
         # A guesser at one account is slowed after 5 failures a minute; one address gets a
         # larger budget over all accounts, so an attack on one name from a shared address
         # (a NAT, a campus) does not lock everyone else there out.
@@ -143,7 +144,10 @@ class Accounts:
         now = time.monotonic()
         cached = self._tokens.get(h)
         if cached is not None and cached[1] > now:
-            caller, _, last_active = cached
+            # the entry's expiry stays as the database read set it: a token in constant use
+            # is still looked up again every token_cache_seconds, so an end of its session
+            # that no bus message told this process of is seen within that time
+            caller, expires, last_active = cached
         else:
             found = await self._db.read(q.session_by_token, h)
             if found is None:
@@ -153,11 +157,12 @@ class Accounts:
             caller = Caller(uid, sid, is_bot)
             if len(self._tokens) > 100_000:
                 self._tokens.clear()
+            expires = now + self._token_cache_seconds
         wall = int(time.time())
         if wall - last_active >= TOUCH_EVERY:
             last_active = wall
             await self._db.write(q.touch_session, caller.session_id, wall)
-        self._tokens[h] = (caller, now + TOKEN_CACHE_SECONDS, last_active)
+        self._tokens[h] = (caller, expires, last_active)
         return caller
 
     def _forget_session(self, session_id: int) -> None:

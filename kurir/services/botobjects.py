@@ -381,6 +381,10 @@ def translate(update: Update, bot: BotView, lk: Lookup, now: int) -> list[tuple[
         chat = lk.chat(msg.chat_id)
         if chat is None:
             return []
+        if chat.type in ("group", "supergroup"):
+            sender = lk.user(msg.from_id)
+            if sender is not None and sender.is_bot:
+                return []  # as Telegram: bots do not hear each other in groups (no loops)
         edited = kind == "edit_message"
         if chat.type == "channel":
             name = "edited_channel_post" if edited else "channel_post"

@@ -440,6 +440,13 @@ class Bots:
                 if self._pollers.get(bot_id) is waker:
                     del self._pollers[bot_id]
 
+    async def sweep(self, older_than: int) -> int:
+        """Drop queued updates no bot took within `older_than` seconds (Telegram keeps them
+        24 hours)."""
+        before = int(time.time()) - older_than
+        return await self._db.write(lambda tx: tx.execute(
+            "DELETE FROM bot_updates WHERE date < ?", (before,)))
+
     async def pending(self, bot_id: int) -> int:
         row = await self._db.read(lambda tx: tx.one(
             "SELECT COUNT(*) FROM bot_updates WHERE bot_id = ?", (bot_id,)))
@@ -482,9 +489,15 @@ class Bots:
         return await self.set_webhook(bot_id, "", "", 40, None, drop_pending)
 
     async def webhook_info(self, bot_id: int) -> dict[str, Any]:
-        bot = await self.get(bot_id)
+        def txn(tx: Tx) -> tuple[Bot, int]:
+            # what waits in the logs counts too: queue it first
+            bot = self._fill(tx, _locked(tx, bot_id), int(time.time()))
+            row = tx.one("SELECT COUNT(*) FROM bot_updates WHERE bot_id = ?", (bot_id,))
+            return bot, int(row[0]) if row else 0
+
+        bot, pending = await self._db.write(txn)
         out: dict[str, Any] = {"url": bot.webhook_url, "has_custom_certificate": False,
-                               "pending_update_count": await self.pending(bot_id)}
+                               "pending_update_count": pending}
         if bot.webhook_url:
             out["max_connections"] = bot.webhook_max_connections
             if bot.allowed_updates is not None:

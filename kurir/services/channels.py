@@ -84,6 +84,7 @@ def _tell_user(tx: Tx, user_ids: list[int], chat_id: int, user_id: int, status: 
                role: str, now: int, rights: dict[str, bool] | None = None,
                channel_pts: int | None = None, actor: int | None = None) -> Appended:
     """A change of one user's standing, to their own log (and the actor's): O(1)."""
+    user_ids = [*user_ids, *channels.admin_bots(tx, chat_id)]
     return timeline.notify(
         tx, Update(pts=0, type="chat_member", chat_id=chat_id, user_id=user_id, status=status,
                    role=role, rights=rights, channel_pts=channel_pts,

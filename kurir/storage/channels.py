@@ -250,3 +250,15 @@ def views(tx: Tx, chat_id: int, ids: list[int]) -> list[tuple[int, int]]:
         (chat_id, *ids),
     )
     return [(int(i), int(v)) for i, v in rows]
+
+
+def admin_bots(tx: Tx, chat_id: int) -> list[int]:
+    """The bots that administer the channel and read its log: they hear of member changes,
+    which go to the members' own logs, not the channel's (O(its bots), not O(members))."""
+    rows = tx.all(
+        "SELECT b.bot_id FROM bot_channels b JOIN chat_members m"
+        " ON m.chat_id = b.chat_id AND m.user_id = b.bot_id"
+        " WHERE b.chat_id = ? AND m.role IN ('admin', 'owner') AND m.status = 'member'",
+        (chat_id,),
+    )
+    return [int(r[0]) for r in rows]

@@ -29,6 +29,8 @@ CREATE TABLE bot_channels (
     pts      BIGINT NOT NULL,
     PRIMARY KEY (bot_id, chat_id)
 );
+-- a channel's bots: its admin bots hear of member changes (storage/channels.admin_bots)
+CREATE INDEX bot_channels_chat ON bot_channels (chat_id);
 
 -- The Bot API updates not yet confirmed (getUpdates with a higher offset) or delivered
 -- (a webhook answered 2xx), as the bot will get them: Bot API JSON with the update_id.

@@ -19,10 +19,11 @@ from kurir.api.context import Services
 from kurir.domain import errors, formatting, markup
 from kurir.domain.ratelimit import RateLimiter
 from kurir.domain.rights import AdminRights, BannedRights, admin_names, banned_names
-from kurir.domain.types import Message, MessageEntity
+from kurir.domain.types import Chat, Message, MessageEntity
 from kurir.services.botobjects import member_obj, parse_chat_id
 from kurir.services.bots import Bots
 from kurir.services.media import Attributes
+from kurir.services.messaging import KEEP
 from kurir.transports.botapi.params import bad
 
 J = dict[str, Any]
@@ -366,16 +367,21 @@ def _no_inline(c: Call) -> None:
         raise bad("inline messages are not supported by this server")
 
 
-async def _edit(c: Call, text: str | None, ents: list[MessageEntity] | None,
-                reply_markup: Any) -> J:
+async def _edit(c: Call, text: str | None, ents: list[MessageEntity] | None) -> J:
     _no_inline(c)
     t = await target(c)
     message_id = c.int("message_id")
-    if text is not None:
-        found = await c.ctx.services.messaging.get_messages(c.bot_id, t.chat_id, [message_id])
-        if found and (found[0].media is None) != (c.p.get("text") is not None):
-            raise bad("there is no text in the message to edit" if c.p.get("text") is not None
-                      else "there is no caption in the message to edit")
+    found = await c.ctx.services.messaging.get_messages(c.bot_id, t.chat_id, [message_id])
+    if not found:
+        raise bad("message to edit not found")
+    if text is not None and (found[0].media is None) != (c.p.get("text") is not None):
+        raise bad("there is no text in the message to edit" if c.p.get("text") is not None
+                  else "there is no caption in the message to edit")
+    # as Telegram: the author's edit without reply_markup takes the inline keyboard away;
+    # an admin's edit of someone else's post leaves it
+    reply_markup: Any = _markup(c)
+    if "reply_markup" not in c.p and found[0].from_id != c.bot_id:
+        reply_markup = KEEP
     msg = await c.ctx.services.messaging.edit(c.bot_id, t.chat_id, message_id, text, ents,
                                               reply_markup)
     return (await _render(c, [msg]))[0]
@@ -383,17 +389,23 @@ async def _edit(c: Call, text: str | None, ents: list[MessageEntity] | None,
 
 async def edit_message_text(c: Call) -> J:
     text, ents = formatted(c, "text", "entities")
-    # as Telegram: an edit without reply_markup takes the inline keyboard away
-    return await _edit(c, text, ents, _markup(c))
+    return await _edit(c, text, ents)
 
 
 async def edit_message_caption(c: Call) -> J:
     text, ents = formatted(c, "caption", "caption_entities")
-    return await _edit(c, text, ents, _markup(c))
+    return await _edit(c, text, ents)
 
 
 async def edit_message_reply_markup(c: Call) -> J:
-    return await _edit(c, None, None, _markup(c))
+    return await _edit(c, None, None)
+
+
+async def _delete(c: Call, chat_id: int, ids: list[int]) -> bool:
+    try:
+        return await c.ctx.services.messaging.delete(c.bot_id, chat_id, ids, True)
+    except errors.MESSAGE_AUTHOR_REQUIRED:
+        raise bad("message can't be deleted") from None
 
 
 async def delete_message(c: Call) -> bool:
@@ -401,7 +413,7 @@ async def delete_message(c: Call) -> bool:
     message_id = c.int("message_id")
     if not await c.ctx.services.messaging.get_messages(c.bot_id, t.chat_id, [message_id]):
         raise bad("message to delete not found")
-    return await c.ctx.services.messaging.delete(c.bot_id, t.chat_id, [message_id], True)
+    return await _delete(c, t.chat_id, [message_id])
 
 
 async def delete_messages(c: Call) -> bool:
@@ -409,7 +421,7 @@ async def delete_messages(c: Call) -> bool:
     ids = [int(i) for i in c.opt("message_ids") or []]
     if not ids:
         raise bad("message_ids is empty")
-    return await c.ctx.services.messaging.delete(c.bot_id, t.chat_id, ids, True)
+    return await _delete(c, t.chat_id, ids)
 
 
 async def answer_callback_query(c: Call) -> bool:
@@ -555,9 +567,18 @@ def _safe_name(name: str) -> str:
 
 
 # chats -------------------------------------------------------------------------------------
+async def readable_chat(c: Call, t: Target) -> Chat:
+    """The chat as the bot may see it: a member's, or a public channel's; a bot that left
+    or was removed learns nothing of it since (as a person, by chats.get)."""
+    chat = await c.ctx.services.messaging.get_chat(c.bot_id, t.chat_id)
+    if chat.status == "kicked" or (chat.status == "left" and not chat.username):
+        raise errors.CHAT_FORBIDDEN("Forbidden: bot is not a member of the chat")
+    return chat
+
+
 async def get_chat(c: Call) -> J:
     t = await target(c)
-    await c.ctx.services.messaging.get_chat(c.bot_id, t.chat_id)  # who may see it
+    await readable_chat(c, t)
     return await c.ctx.bots.render_chat(c.bot_id, t.chat_id, True)
 
 
@@ -579,7 +600,7 @@ async def _member_objs(c: Call, chat_id: int, user_ids: list[int] | None,
 
 async def get_chat_member(c: Call) -> J:
     t = await target(c)
-    await c.ctx.services.messaging.get_chat(c.bot_id, t.chat_id)
+    await readable_chat(c, t)
     user_id = c.int("user_id")
     found = await _member_objs(c, t.chat_id, [user_id], False)
     if found:
@@ -592,14 +613,16 @@ async def get_chat_member(c: Call) -> J:
 
 async def get_chat_administrators(c: Call) -> list[J]:
     t = await target(c)
-    await c.ctx.services.messaging.get_chat(c.bot_id, t.chat_id)
+    await readable_chat(c, t)
     return await _member_objs(c, t.chat_id, None, True)
 
 
 async def get_chat_member_count(c: Call) -> int:
     t = await target(c)
-    chat = await c.ctx.services.messaging.get_chat(c.bot_id, t.chat_id)
-    return int(chat.member_count or (2 if chat.type == "private" else 0))
+    chat = await readable_chat(c, t)
+    if chat.type == "private":
+        return 2
+    return int(chat.member_count or 0)
 
 
 async def _is_channel(c: Call, chat_id: int) -> bool:
