@@ -62,6 +62,32 @@ class Lookup:
         self._chats: dict[int, ChatRow | None] = {}
         self._messages: dict[tuple[int, int], Message | None] = {}
 
+    def preload(self, updates: list[Update]) -> None:
+        """Read at once the senders and chats of many updates (a round trip each, not one
+        an update: a bot reading a busy log renders a hundred at a time)."""
+        user_ids, chat_ids = set(), set()
+        for u in updates:
+            if u.message is not None:
+                user_ids.add(u.message.from_id)
+                chat_ids.add(u.message.chat_id)
+            if u.user_id:
+                user_ids.add(u.user_id)
+            if u.chat_id:
+                chat_ids.add(u.chat_id)
+        user_ids -= self._users.keys()
+        chat_ids -= self._chats.keys()
+        if user_ids:
+            found = users.by_ids(self.tx, sorted(user_ids))
+            for uid in user_ids:
+                self._users[uid] = found.get(uid)
+        if chat_ids:
+            for uid in chat_ids:
+                self._chats[uid] = None
+            marks = ",".join("?" * len(chat_ids))
+            for row in self.tx.all(f"SELECT {chats.CHAT_COLS} FROM chats WHERE id IN ({marks})",
+                                   sorted(chat_ids)):
+                self._chats[int(row[0])] = ChatRow(row)
+
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
             self._users[user_id] = users.by_id(self.tx, user_id)

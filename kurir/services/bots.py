@@ -333,8 +333,10 @@ class Bots:
         lk = Lookup(tx)
         made: list[tuple[str, dict[str, Any]]] = []
         user_pts = bot.user_pts
-        for pts, body in updates.since(tx, bot.user_id, user_pts, READ_BATCH):
-            update = decode_update(with_pts(pts, body))
+        logged = [(pts, decode_update(with_pts(pts, body)))
+                  for pts, body in updates.since(tx, bot.user_id, user_pts, READ_BATCH)]
+        lk.preload([u for _, u in logged])
+        for pts, update in logged:
             if update.type == "chat_member" and update.user_id == bot.user_id and update.chat_id:
                 chat = lk.chat(update.chat_id)
                 if chat is not None and chat.is_channel:
@@ -355,8 +357,11 @@ class Bots:
             if at >= head:
                 continue
             last = at
-            for pts, body in channels.since(tx, chat_id, at, READ_BATCH):
-                made += translate(decode_update(with_pts(pts, body)), view, lk, now)
+            posted = [(pts, decode_update(with_pts(pts, body)))
+                      for pts, body in channels.since(tx, chat_id, at, READ_BATCH)]
+            lk.preload([u for _, u in posted])
+            for pts, update in posted:
+                made += translate(update, view, lk, now)
                 last = pts
             _set_cursor(tx, bot.user_id, chat_id, last)
         next_id = bot.next_update_id
@@ -397,7 +402,8 @@ class Bots:
                           " ORDER BY update_id LIMIT ?", (bot_id, start, limit))
             return [r[0].encode() if isinstance(r[0], str) else bytes(r[0]) for r in rows]
 
-        return await self._db.write(txn)
+        # aside: a bot's poll must not queue behind the sends that wait on its pts row
+        return await self._db.write_aside(txn)
 
     async def get_updates(self, bot_id: int, offset: int | None, limit: int, timeout: float,
                           allowed: list[str] | None) -> list[bytes]:
@@ -570,7 +576,7 @@ class Bots:
             waker.follow([c for c, _ in await self._db.read(channels.of_user, bot_id)])
             while True:
                 try:
-                    url, secret, queued = await self._db.write(batch)
+                    url, secret, queued = await self._db.write_aside(batch)
                 except Exception:
                     log.exception("reading bot %d's updates failed", bot_id)
                     await asyncio.sleep(5)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 RETRIES = 10
 # A lock key of our own for migrations, so that processes starting together take turns.
 MIGRATION_LOCK = 0x6B75726972
+ASIDE_SIZE = 2
 
 
 @functools.lru_cache(maxsize=4096)
@@ -79,10 +80,17 @@ class PostgresDatabase:
             kwargs={"autocommit": False, "prepare_threshold": 3},
         )
         self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix="pg")
+        # the aside lane (see Database.write_aside): its own connections and threads
+        self._aside_pool = ConnectionPool(
+            url, min_size=ASIDE_SIZE, max_size=ASIDE_SIZE, open=False,
+            kwargs={"autocommit": False, "prepare_threshold": 3},
+        )
+        self._aside_threads = ThreadPoolExecutor(ASIDE_SIZE, thread_name_prefix="pg-aside")
 
-    def _run(self, fn: Callable[..., T], args: tuple[Any, ...], read_only: bool) -> T:
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...], read_only: bool,
+             pool: ConnectionPool | None = None) -> T:
         for attempt in range(RETRIES):
-            with self._pool.connection() as conn:
+            with (pool or self._pool).connection() as conn:
                 try:
                     with conn.transaction():
                         if read_only:
@@ -105,6 +113,11 @@ class PostgresDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._run, fn, args, True)
 
+    async def write_aside(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._aside_threads, self._run, fn, args, False,
+                                          self._aside_pool)
+
     def _migrate(self) -> None:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
@@ -126,8 +139,12 @@ class PostgresDatabase:
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._threads, functools.partial(self._pool.open, wait=True))
+        await loop.run_in_executor(self._threads,
+                                   functools.partial(self._aside_pool.open, wait=True))
         await loop.run_in_executor(self._threads, self._migrate)
 
     async def close(self) -> None:
         self._threads.shutdown(wait=True)
+        self._aside_threads.shutdown(wait=True)
         self._pool.close()
+        self._aside_pool.close()

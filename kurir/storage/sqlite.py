@@ -211,6 +211,9 @@ class SqliteDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._run_read, fn, args)
 
+    async def write_aside(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self.write(fn, *args)  # one writer: nothing waits on row locks here
+
     async def open(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
