@@ -1,8 +1,11 @@
 """Shared pieces of the bot-library tests (python-telegram-bot, aiogram, pyTelegramBotAPI).
 
 Each library runs in-process against a real kurir with only its base URL changed, the way a
-bot author would point it at a self-hosted server. The user's side is kurir's client API over
-raw HTTP (tests.conftest.Api), so a test sees what a person in the chat sees.
+bot author would point it at a self-hosted server. Each person in a test (a user, a group's or
+a channel's owner) is a `kurir.client.Client` with its WebSocket open, as someone with the app
+running: they make bots with `create_bot`, press buttons with `press_button`, send files with
+`send_file`, and see what a bot says as it is pushed to them, in pts order, which is the check
+that matters to a person (a reply that lands in the history but never reaches the app is a bug).
 
 These tests run on SQLite only: they check the Bot API layer, which is the same code on both
 engines, and each library loop costs seconds.
@@ -14,12 +17,11 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import telebot
 from aiogram import Bot as AiogramBot
@@ -31,12 +33,14 @@ from telebot import ExceptionHandler, apihelper
 from telegram import Bot as PtbBot
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from tests.conftest import Api, full_history, unique_name
+from kurir.client import Client, Update
+from tests.conftest import unique_name
 from tests.server import Server
 
 # The webhook test points kurir at a ptb server on loopback, which kurir refuses by default.
 SERVER_ENV = {"KURIR_BOT_WEBHOOK_NETWORKS": "127.0.0.0/8"}
 WAIT = 15.0  # seconds a bot may take to see an update and answer it
+PASSWORD = "correct horse"
 
 
 def sqlite_server() -> Iterator[Server]:
@@ -44,6 +48,39 @@ def sqlite_server() -> Iterator[Server]:
     srv = Server("sqlite", env=dict(SERVER_ENV)).start()
     yield srv
     srv.drop()
+
+
+# --- people -----------------------------------------------------------------------------------
+
+class People:
+    """Makes the people of a test (use as a function-scoped `people` fixture, `async with`).
+
+    Each is a newly registered account whose client is connected before it is handed out, so
+    it hears everything from its first update on; all are closed when the block ends.
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self._made: list[Client] = []
+
+    async def __call__(self, display_name: str) -> Client:
+        person = Client(self.server_url)
+        self._made.append(person)
+        await person.register(unique_name(), PASSWORD, display_name)
+        await person.connect()
+        return person
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for person in self._made:
+            await person.close()
+
+
+def uid(person: Client) -> int:
+    assert person.user is not None
+    return int(person.user["id"])
 
 
 # --- bots and chat ids ------------------------------------------------------------------------
@@ -55,10 +92,9 @@ class BotAccount:
     token: str
 
 
-async def make_bot(owner: Api, prefix: str = "test") -> BotAccount:
-    """A bot owned by `owner`, made with the client API as BotFather would."""
-    made = await owner("bots.create", username=unique_name(prefix) + "_bot",
-                       display_name=f"{prefix.title()} Bot")
+async def make_bot(owner: Client, prefix: str = "test") -> BotAccount:
+    """A bot owned by `owner`, made with the SDK as BotFather would."""
+    made = await owner.create_bot(unique_name(prefix) + "_bot", f"{prefix.title()} Bot")
     bot = made["bot"]
     assert bot["is_bot"] is True
     token = str(made["token"])
@@ -76,48 +112,15 @@ def channel_chat_id(chat_id: int) -> int:
     return -(10**12 + chat_id)
 
 
-def rid() -> int:
-    return secrets.randbits(62)
+# --- files ------------------------------------------------------------------------------------
 
-
-# --- the user's side --------------------------------------------------------------------------
-
-async def send_text(user: Api, text: str, *, user_id: int | None = None,
-                    chat_id: int | None = None, reply_to: int | None = None) -> dict[str, Any]:
-    params: dict[str, Any] = {"text": text, "random_id": rid()}
-    if user_id is not None:
-        params["user_id"] = user_id
-    if chat_id is not None:
-        params["chat_id"] = chat_id
-    if reply_to is not None:
-        params["reply_to"] = reply_to
-    return dict(await user("messages.send", **params))
-
-
-async def upload(user: Api, name: str, data: bytes, mime_type: str = "") -> str:
-    """A file of the user's, uploaded in parts as kurir's clients do; returns its file_id."""
-    up = await user("upload.start", name=name, size=len(data), mime_type=mime_type)
-    size = int(up["part_size"])
-    for i in range((len(data) + size - 1) // size):
-        r = await user.http.put(f"/api/v1/upload/{up['upload_id']}/{i}",
-                                content=data[i * size:(i + 1) * size],
-                                headers={"Authorization": f"Bearer {user.token}"})
-        assert r.status_code == 200, r.text
-    return str((await user("upload.finish", upload_id=up["upload_id"]))["file_id"])
-
-
-async def send_file(user: Api, bot_id: int, kind: str, name: str, data: bytes,
-                    mime_type: str = "") -> dict[str, Any]:
-    file_id = await upload(user, name, data, mime_type)
-    return dict(await user("messages.sendMedia", user_id=bot_id, file_id=file_id, kind=kind,
-                           random_id=rid()))
-
-
-async def download(user: Api, file_id: str) -> bytes:
-    r = await user.http.get(f"/api/v1/files/{file_id}",
-                            headers={"Authorization": f"Bearer {user.token}"})
-    assert r.status_code == 200, (file_id, r.status_code, r.text[:200])
-    return r.content
+async def download(person: Client, file_id: str) -> bytes:
+    """A file's bytes as the person's app downloads them (the SDK streams to a file object)."""
+    buf = io.BytesIO()
+    size = await person.download(file_id, buf)
+    data = buf.getvalue()
+    assert size == len(data), (file_id, size, len(data))
+    return data
 
 
 def png(width: int, height: int) -> bytes:
@@ -135,9 +138,18 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def bot_messages(user: Api, chat_id: int, bot_id: int) -> list[dict[str, Any]]:
-    """What the bot said in the chat, as the user sees it, oldest first."""
-    return [m for m in await full_history(user, chat_id) if m["from_id"] == bot_id]
+async def history(person: Client, chat_id: int) -> list[dict[str, Any]]:
+    """Every message of the chat the person can see, oldest first."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for _ in range(1000):
+        page = (await person.get_history(chat_id, offset_id=offset, limit=100))["messages"]
+        if not page:
+            break
+        out += page
+        offset = page[-1]["id"]
+    out.reverse()
+    return out
 
 
 # --- waiting ----------------------------------------------------------------------------------
@@ -161,7 +173,10 @@ class Seen:
 
 async def wait_for(probe: Callable[[], Awaitable[Any]], what: str, seen: Seen | None = None,
                    timeout: float = WAIT) -> Any:
-    """Poll `probe` until it returns something truthy; fail early on a library error."""
+    """Poll `probe` until it returns something truthy; fail early on a library error.
+
+    For the bot's side, which has no stream to wait on; a person waits with `wait_update`.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if seen is not None:
@@ -189,17 +204,59 @@ async def wait_seen(seen: Seen, key: str, timeout: float = WAIT) -> Any:
     return await wait_for(probe, f"the bot to see {key!r}", seen, timeout)
 
 
-async def wait_bot_says(user: Api, chat_id: int, bot_id: int, text: str, seen: Seen | None = None,
-                        *, edited: bool = False) -> dict[str, Any]:
-    """The bot's message with this text in the chat, once the user can see it."""
-    async def probe() -> dict[str, Any] | None:
-        for m in await bot_messages(user, chat_id, bot_id):
-            if m["text"] == text and (not edited or m.get("edit_date")):
-                return m
-        return None
+async def wait_update(person: Client, matches: Callable[[Update], bool], what: str,
+                      seen: Seen | None = None, timeout: float = WAIT) -> Update:
+    """The next update pushed to the person that `matches`; those before it are passed over.
 
-    found: dict[str, Any] = await wait_for(probe, f"the bot to say {text!r}", seen)
-    return found
+    The wait is cut into short slices so that an error the bot's library reported fails the
+    test at once rather than after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if seen is not None:
+            seen.check()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for {what}")
+        try:
+            update = await person.next_update(timeout=min(left, 0.2))
+        except TimeoutError:
+            continue
+        if matches(update):
+            return update
+
+
+def from_bot(chat_id: int, bot_id: int, *, edited: bool = False) -> Callable[[Update], bool]:
+    """Matches a message of the bot's in the chat: new, or with `edited` an edit of one."""
+    kind = "edit_message" if edited else "new_message"
+
+    def matches(update: Update) -> bool:
+        message = update.get("message") or {}
+        return (update.get("type") == kind and message.get("chat_id") == chat_id
+                and message.get("from_id") == bot_id)
+
+    return matches
+
+
+async def wait_bot_says(person: Client, chat_id: int, bot_id: int, text: str,
+                        seen: Seen | None = None, *, edited: bool = False) -> dict[str, Any]:
+    """The bot's message with this text in the chat, as it is pushed to the person (with
+    `edited`, the edit that gave it this text)."""
+    said = from_bot(chat_id, bot_id, edited=edited)
+    update = await wait_update(person, lambda u: said(u) and u["message"]["text"] == text,
+                               f"the bot to say {text!r}", seen)
+    message: dict[str, Any] = update["message"]
+    return message
+
+
+async def bot_messages(person: Client, chat_id: int, bot_id: int, count: int,
+                       seen: Seen | None = None) -> list[dict[str, Any]]:
+    """The bot's next `count` messages in the chat, in the order they are pushed to the
+    person."""
+    said = from_bot(chat_id, bot_id)
+    return [(await wait_update(person, said, f"the bot's message {i + 1} of {count}",
+                               seen))["message"]
+            for i in range(count)]
 
 
 # --- python-telegram-bot ----------------------------------------------------------------------
