@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import sqlite3
@@ -61,15 +60,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (
     CpuWindow,
-    Interrupted,
     KurirServer,
     RawSubscriber,
     User,
     WsClient,
     call_http,
-    cancel_on_signals,
     close_all,
     emit,
+    for_each_engine,
     install_cleanup,
     log,
     machine_info,
@@ -80,7 +78,6 @@ from harness import (
     proc_rss_mib,
     random_id,
     register_users,
-    run,
     summary_ms,
     text_of,
     wait_until_quiet,
@@ -652,42 +649,20 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     log(f"machine: {machine['cores']} cores, {machine['cpu']}; {machine['load_generator']}")
-    failed = False
-    exit_code = 0
-    for engine in args.engines:
-        srv = KurirServer(engine, env=dict(kv.split("=", 1) for kv in args.server_env))
-        try:
-            quiet = wait_until_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
-            if quiet:
-                log(f"[{engine}] waited {quiet['waited_s']} s for a quiet machine"
-                    f" (busy {quiet['machine_busy_pct_before']} %)")
-            t0 = now()
-            srv.start()
-            log(f"[{engine}] server pid {srv.pid} on {srv.url}")
-            result[engine] = run(cancel_on_signals(run_engine(srv, args)), client_loop)
-            result[engine]["engine_wall_s"] = round(now() - t0, 1)
-            checks = result[engine]["checks"]
-            log(f"[{engine}] checks: {checks}")
-            if not all(checks.values()):
-                failed = True
-            if quiet:
-                result[engine]["quiet_wait"] = quiet
-        except Interrupted as e:
-            log(f"[{engine}] interrupted by {e}; stopping")
-            result[engine] = {"error": f"interrupted by {e}"}
-            exit_code = 128 + e.signum
-            break
-        except Exception as e:
-            failed = True
-            log(f"[{engine}] FAILED: {type(e).__name__}: {e}")
-            if srv.proc is not None:
-                log(srv.log_tail())
-            result[engine] = {"error": f"{type(e).__name__}: {e}"}
-        finally:
-            with contextlib.suppress(Exception):
-                srv.stop()
+    async def timed(srv: KurirServer) -> dict[str, Any]:
+        t0 = now()
+        figures: dict[str, Any] = await run_engine(srv, args)
+        figures["engine_wall_s"] = round(now() - t0, 1)
+        return figures
+
+    def report(engine: str, figures: dict[str, Any]) -> bool:
+        log(f"[{engine}] checks: {figures['checks']}")
+        return all(figures["checks"].values())
+
+    exit_code = for_each_engine(args.engines, result, client_loop, args.wait_quiet,
+                                dict(kv.split("=", 1) for kv in args.server_env), timed, report)
     emit(result)
-    return exit_code or (1 if failed else 0)
+    return exit_code
 
 
 if __name__ == "__main__":

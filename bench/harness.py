@@ -865,3 +865,42 @@ def emit(result: dict[str, Any]) -> None:
     """The benchmark's figures: one JSON object, the last line of stdout."""
     sys.stdout.flush()
     print(json.dumps(result, separators=(",", ":")), flush=True)
+
+
+def for_each_engine(
+    engines: list[str], result: dict[str, Any], client_loop: str, wait_quiet: float,
+    server_env: dict[str, str], body: Any, report: Any = None,
+) -> int:
+    """Run `body(srv)` (a coroutine function) against a fresh server of each engine, with
+    the shared handling: wait for a quiet machine, stop on SIGINT/SIGTERM, keep going after
+    a failure with its log tail, always stop the server. `report(engine, figures)` logs the
+    figures and returns False when a check failed. Returns the exit status."""
+    failed = False
+    for engine in engines:
+        srv = KurirServer(engine, env=dict(server_env))
+        try:
+            quiet = wait_until_quiet(wait_quiet) if wait_quiet > 0 else None
+            if quiet:
+                log(f"[{engine}] waited {quiet['waited_s']} s for a quiet machine"
+                    f" (busy {quiet['machine_busy_pct_before']} %)")
+            srv.start()
+            log(f"[{engine}] server pid {srv.pid} on {srv.url}")
+            result[engine] = run(cancel_on_signals(body(srv)), client_loop)
+            if quiet:
+                result[engine]["quiet_wait"] = quiet
+            if report is not None and report(engine, result[engine]) is False:
+                failed = True
+        except Interrupted as e:
+            log(f"[{engine}] interrupted by {e}; stopping")
+            result[engine] = {"error": f"interrupted by {e}"}
+            return 128 + e.signum
+        except Exception as e:
+            failed = True
+            log(f"[{engine}] FAILED: {type(e).__name__}: {e}")
+            if srv.proc is not None:
+                log(srv.log_tail())
+            result[engine] = {"error": f"{type(e).__name__}: {e}"}
+        finally:
+            with contextlib.suppress(Exception):
+                srv.stop()
+    return 1 if failed else 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -42,14 +41,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (
     CpuWindow,
-    Interrupted,
     KurirServer,
     User,
     WsClient,
     call_http,
-    cancel_on_signals,
     close_all,
     emit,
+    for_each_engine,
     install_cleanup,
     log,
     machine_info,
@@ -59,10 +57,8 @@ from harness import (
     proc_rss_mib,
     random_id,
     register_users,
-    run,
     summary_ms,
     text_of,
-    wait_until_quiet,
 )
 
 NEW_MESSAGE = b'"type":"new_message"'
@@ -423,38 +419,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     log(f"machine: {result['machine']['cores']} cores, {result['machine']['cpu']};"
         f" load generator on the same machine ({client_loop})")
-    failed = False
-    exit_code = 0
-    for engine in args.engines:
-        srv = KurirServer(engine, env=dict(kv.split("=", 1) for kv in args.server_env))
-        try:
-            quiet = wait_until_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
-            if quiet:
-                log(f"[{engine}] waited {quiet['waited_s']} s for a quiet machine"
-                    f" (busy {quiet['machine_busy_pct_before']} %)")
-            srv.start()
-            log(f"[{engine}] server pid {srv.pid} on {srv.url}")
-            result[engine] = run(cancel_on_signals(run_engine(srv, args)), client_loop)
-            if quiet:
-                result[engine]["quiet_wait"] = quiet
-            log(f"[{engine}] settings: {result[engine]['settings']}")
-            log(f"[{engine}] server RSS at the end: {result[engine]['server_rss_mib']} MiB")
-        except Interrupted as e:
-            log(f"[{engine}] interrupted by {e}; stopping")
-            result[engine] = {"error": f"interrupted by {e}"}
-            exit_code = 128 + e.signum
-            break
-        except Exception as e:
-            failed = True
-            log(f"[{engine}] FAILED: {type(e).__name__}: {e}")
-            if srv.proc is not None:
-                log(srv.log_tail())
-            result[engine] = {"error": f"{type(e).__name__}: {e}"}
-        finally:
-            with contextlib.suppress(Exception):
-                srv.stop()
+    def report(engine: str, figures: dict[str, Any]) -> None:
+        log(f"[{engine}] settings: {figures['settings']}")
+        log(f"[{engine}] server RSS at the end: {figures['server_rss_mib']} MiB")
+
+    exit_code = for_each_engine(args.engines, result, client_loop, args.wait_quiet,
+                                dict(kv.split("=", 1) for kv in args.server_env),
+                                lambda srv: run_engine(srv, args), report)
     emit(result)
-    return exit_code or (1 if failed else 0)
+    return exit_code
 
 
 if __name__ == "__main__":

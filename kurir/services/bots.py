@@ -175,6 +175,7 @@ class Bots:
         self._pollers: dict[int, Waker] = {}
         self._webhooks: dict[int, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
+        self._private: dict[tuple[int, int], int] = {}
 
     # accounts -----------------------------------------------------------------------------
     async def create(self, owner: int, username: str, display_name: str) -> dict[str, Any]:
@@ -705,7 +706,12 @@ class Bots:
 
     async def private_chat(self, bot_id: int, user_id: int) -> int:
         """The chat a bot writes to a user in: one the user opened (a bot cannot start a
-        conversation, as in Telegram)."""
+        conversation, as in Telegram). Chats are never deleted, so once found it is
+        remembered."""
+        known = self._private.get((bot_id, user_id))
+        if known is not None:
+            return known
+
         def txn(tx: Tx) -> int:
             other = users.by_id(tx, user_id)
             if other is None:
@@ -719,7 +725,11 @@ class Bots:
                                                " with a user")
             return int(row[0])
 
-        return await self._db.read(txn)
+        chat_id = await self._db.read(txn)
+        if len(self._private) >= 100_000:
+            self._private.clear()
+        self._private[(bot_id, user_id)] = chat_id
+        return chat_id
 
     async def resolve_username(self, username: str) -> int:
         """A public chat's id from its @username."""
