@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kurir.domain import entities, errors, permissions, rules
+from kurir.domain import entities, errors, markup, permissions, rules
 from kurir.domain.entities import check_entities, utf16_len
 from kurir.domain.permissions import Standing
 from kurir.domain.ratelimit import RateLimiter
@@ -666,3 +666,59 @@ def test_flood_wait_carries_retry_after() -> None:
     seconds = RateLimiter.retry_after(wait.take("k", 0.1))
     assert seconds == math.ceil((1 - 0.05) / 0.5) == 2
     assert errors.FLOOD_WAIT(retry_after=seconds).to_dict()["retry_after"] == 2
+
+
+# entities the server marks in plain text (what bots see commands by) -----------------------
+@pytest.mark.parametrize(("text", "found"), [
+    ("/start", [("bot_command", 0, 6)]),
+    ("/cmd@my_bot now", [("bot_command", 0, 11)]),
+    ("hi @alice and #news", [("mention", 3, 6), ("hashtag", 14, 5)]),
+    ("see https://example.org/a/b. ok", [("url", 4, 23)]),
+    ("mail bob.x@example.com", [("email", 5, 17)]),
+    ("😀 /go", [("bot_command", 3, 3)]),  # UTF-16: the emoji counts twice
+    ("1/2 and a/b, #123, @ab, plain", []),  # no command, tag of digits, short mention
+])
+def test_detect_marks_what_telegram_marks(text: str, found: list[tuple[str, int, int]]) -> None:
+    got = entities.detect(text)
+    assert [(e.type, e.offset, e.length) for e in got] == found
+    assert check_entities(text, got) == got  # always a valid set
+
+
+@given(st.text(max_size=200))
+def test_detected_entities_are_always_valid(text: str) -> None:
+    got = entities.detect(text)
+    assert check_entities(text, got) == sorted(got, key=lambda e: (e.offset, -e.length))
+
+
+# reply markup ----------------------------------------------------------------------------
+def test_reply_markup_kinds() -> None:
+    inline = {"inline_keyboard": [[{"text": "A", "callback_data": "a"},
+                                   {"text": "Site", "url": "https://example.org"}], []]}
+    assert markup.check_reply_markup(inline) == {
+        "inline_keyboard": [[{"text": "A", "callback_data": "a"},
+                             {"text": "Site", "url": "https://example.org"}]]}
+    keyboard = {"keyboard": [["Yes", {"text": "No"}]], "resize_keyboard": True}
+    assert markup.check_reply_markup(keyboard) == {
+        "keyboard": [[{"text": "Yes"}, {"text": "No"}]], "resize_keyboard": True}
+    assert markup.check_reply_markup({"remove_keyboard": True}) == {"remove_keyboard": True}
+    assert markup.check_reply_markup({"force_reply": True, "input_field_placeholder": "?"}) == {
+        "force_reply": True, "input_field_placeholder": "?"}
+    assert markup.check_reply_markup(None) is None
+    assert markup.callback_button(inline, "a") == {"text": "A", "callback_data": "a"}
+    assert markup.callback_button(inline, "b") is None
+
+
+@pytest.mark.parametrize("bad", [
+    "text", [], {"nothing": 1}, {"inline_keyboard": [{"text": "x"}]},
+    {"inline_keyboard": [[{"text": "x"}]]},  # no action
+    {"inline_keyboard": [[{"text": "x", "callback_data": "a", "url": "https://e.org"}]]},
+    {"inline_keyboard": [[{"text": "x", "callback_data": "d" * 65}]]},  # over 64 bytes
+    {"inline_keyboard": [[{"text": "x", "url": "javascript:alert(1)"}]]},
+    {"inline_keyboard": [[{"text": "", "callback_data": "a"}]]},
+    {"keyboard": [[{"text": "x"}] * 101]},
+    {"remove_keyboard": False},
+])
+def test_bad_reply_markup_is_refused(bad: object) -> None:
+    with pytest.raises(errors.ApiError) as e:
+        markup.check_reply_markup(bad)
+    assert e.value.code == 400
