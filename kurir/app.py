@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from kurir.api import accounts as accounts_api
 from kurir.api import bots as bots_api
@@ -53,6 +53,7 @@ from kurir.transports.files import FileEndpoints
 from kurir.transports.http import ApiEndpoint
 from kurir.transports.metrics import Metrics
 from kurir.transports.ws import WsEndpoint
+from kurir.web import shell, static_files
 
 log = logging.getLogger("kurir")
 SWEEP_EVERY = 600  # seconds between looks for abandoned uploads and stale bot updates
@@ -202,6 +203,9 @@ def build_app(config: Config) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/", shell, methods=["GET"]),
+            Route("/+{hash:str}", shell, methods=["GET"]),
+            Mount("/static", app=static_files(), name="static"),
         ],
         lifespan=lifespan,
         exception_handlers={404: no_route, 405: no_route},

@@ -23,3 +23,20 @@ async def test_openapi_lists_every_method(http: httpx.AsyncClient) -> None:
         assert f"/api/v1/{name}" in doc["paths"]
     assert doc["paths"]["/api/v1/messages.send"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/api/v1/auth.register"]["post"]
+
+
+async def test_the_web_app_is_served_with_a_strict_policy(http: httpx.AsyncClient) -> None:
+    """`/` (and an invite link's `/+hash`) is the app's shell, from this server alone."""
+    for path in ("/", "/+abc123"):
+        r = await http.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert "<html" in r.text
+        policy = r.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+    shell = (await http.get("/")).text
+    for src in ("/static/app.js", "/static/style.css"):
+        if src in shell:
+            assert (await http.get(src)).status_code == 200, src
+    assert (await http.get("/static/no-such-file.js")).status_code == 404
+    assert (await http.get("/static/../app.py")).status_code == 404
