@@ -1,0 +1,107 @@
+// Every visible string of the app, in English and Bahasa Indonesia.
+// The English strings double as the accessible names the e2e tests look for: keep them exact.
+const en = {
+  app: 'kurir',
+  username: 'Username', password: 'Password', displayName: 'Display name',
+  signUp: 'Sign up', logIn: 'Log in', haveAccount: 'I have an account', createAccount: 'Create an account',
+  signUpTitle: 'Create your kurir account', logInTitle: 'Log in to kurir',
+  online: 'Online', offline: 'Offline', connecting: 'Connecting…', connection: 'Connection',
+  settings: 'Settings', logOut: 'Log out', search: 'Search', searchResults: 'Search results',
+  chats: 'Chats', noChats: 'No chats yet. Search for someone to start one.', noResults: 'Nothing found',
+  unread: (n) => `${n} unread`, messages: 'Messages', message: 'Message', send: 'Send', attach: 'Attach',
+  file: 'File', back: 'Back', emoji: 'Emoji', bold: 'Bold', italic: 'Italic', code: 'Code', link: 'Link',
+  linkPrompt: 'Link address', reply: 'Reply', edit: 'Edit', del: 'Delete', react: 'React',
+  deleteForMe: 'Delete for me', deleteForAll: 'Delete for everyone', cancel: 'Cancel', save: 'Save',
+  replyingTo: 'Reply to', editing: 'Editing message', sent: 'Sent', read: 'Read', edited: 'edited',
+  today: 'Today', yesterday: 'Yesterday', typing: (name) => `${name} is typing…`,
+  peerOnline: 'online', lastSeen: (when) => `last seen ${when}`, lastSeenLongAgo: 'last seen a long time ago',
+  members: (n) => `${n} members`, subscribers: (n) => `${n} subscribers`,
+  photo: 'Photo', document: 'File', video: 'Video', audio: 'Audio', voice: 'Voice message', media: 'Media',
+  uploading: (name) => `Uploading ${name}`, uploadFailed: 'Upload failed', dropHere: 'Drop files to send',
+  loadingOlder: 'Loading older messages…', startOfChat: 'This is the beginning of the chat.',
+  selectChat: 'Select a chat to start messaging', you: 'You', channel: 'channel', group: 'group', user: 'user',
+  profile: 'Profile', bio: 'Bio', sessions: 'Sessions', terminate: 'Terminate', thisDevice: 'This device',
+  language: 'Language', theme: 'Theme', themeSystem: 'System', themeLight: 'Light', themeDark: 'Dark',
+  close: 'Close', saved: 'Saved', lastActive: (when) => `last active ${when}`, unknownDevice: 'Unknown device',
+  joinChannel: 'Join', joined: 'Joined', error: 'Something went wrong', botKeyboard: 'Bot keyboard',
+  messageActions: 'Message actions', reactions: 'Reactions', download: 'Download',
+  loggedOutElsewhere: 'This session was ended. Please log in again.',
+  errors: {
+    USERNAME_INVALID: 'A username has 5–32 letters, digits or underscores and starts with a letter.',
+    USERNAME_OCCUPIED: 'This username is taken.', PASSWORD_TOO_WEAK: 'This password is too weak.',
+    PASSWORD_INVALID: 'Wrong username or password.', AUTH_KEY_INVALID: 'Wrong username or password.',
+    MESSAGE_TOO_LONG: 'The message is too long.', CHAT_WRITE_FORBIDDEN: 'You cannot write here.',
+    FLOOD_WAIT: 'Too many requests; wait a moment.', NETWORK: 'No connection to the server.',
+  },
+};
+
+const id = {
+  app: 'kurir',
+  username: 'Nama pengguna', password: 'Kata sandi', displayName: 'Nama tampilan',
+  signUp: 'Daftar', logIn: 'Masuk', haveAccount: 'Saya sudah punya akun', createAccount: 'Buat akun',
+  signUpTitle: 'Buat akun kurir Anda', logInTitle: 'Masuk ke kurir',
+  online: 'Daring', offline: 'Luring', connecting: 'Menghubungkan…', connection: 'Koneksi',
+  settings: 'Pengaturan', logOut: 'Keluar', search: 'Cari', searchResults: 'Hasil pencarian',
+  chats: 'Obrolan', noChats: 'Belum ada obrolan. Cari seseorang untuk memulai.', noResults: 'Tidak ditemukan',
+  unread: (n) => `${n} belum dibaca`, messages: 'Pesan', message: 'Pesan', send: 'Kirim', attach: 'Lampirkan',
+  file: 'Berkas', back: 'Kembali', emoji: 'Emoji', bold: 'Tebal', italic: 'Miring', code: 'Kode', link: 'Tautan',
+  linkPrompt: 'Alamat tautan', reply: 'Balas', edit: 'Ubah', del: 'Hapus', react: 'Reaksi',
+  deleteForMe: 'Hapus untuk saya', deleteForAll: 'Hapus untuk semua', cancel: 'Batal', save: 'Simpan',
+  replyingTo: 'Balas ke', editing: 'Mengubah pesan', sent: 'Terkirim', read: 'Dibaca', edited: 'diubah',
+  today: 'Hari ini', yesterday: 'Kemarin', typing: (name) => `${name} sedang mengetik…`,
+  peerOnline: 'daring', lastSeen: (when) => `terakhir dilihat ${when}`, lastSeenLongAgo: 'terakhir dilihat lama sekali',
+  members: (n) => `${n} anggota`, subscribers: (n) => `${n} pelanggan`,
+  photo: 'Foto', document: 'Berkas', video: 'Video', audio: 'Audio', voice: 'Pesan suara', media: 'Media',
+  uploading: (name) => `Mengunggah ${name}`, uploadFailed: 'Gagal mengunggah', dropHere: 'Lepaskan berkas untuk mengirim',
+  loadingOlder: 'Memuat pesan lama…', startOfChat: 'Ini awal obrolan.',
+  selectChat: 'Pilih obrolan untuk mulai berkirim pesan', you: 'Anda', channel: 'kanal', group: 'grup', user: 'pengguna',
+  profile: 'Profil', bio: 'Bio', sessions: 'Sesi', terminate: 'Akhiri', thisDevice: 'Perangkat ini',
+  language: 'Bahasa', theme: 'Tema', themeSystem: 'Sistem', themeLight: 'Terang', themeDark: 'Gelap',
+  close: 'Tutup', saved: 'Tersimpan', lastActive: (when) => `terakhir aktif ${when}`, unknownDevice: 'Perangkat tak dikenal',
+  joinChannel: 'Gabung', joined: 'Bergabung', error: 'Terjadi kesalahan', botKeyboard: 'Papan tombol bot',
+  messageActions: 'Tindakan pesan', reactions: 'Reaksi', download: 'Unduh',
+  loggedOutElsewhere: 'Sesi ini telah diakhiri. Silakan masuk lagi.',
+  errors: {
+    USERNAME_INVALID: 'Nama pengguna terdiri dari 5–32 huruf, angka, atau garis bawah dan diawali huruf.',
+    USERNAME_OCCUPIED: 'Nama pengguna ini sudah dipakai.', PASSWORD_TOO_WEAK: 'Kata sandi ini terlalu lemah.',
+    PASSWORD_INVALID: 'Nama pengguna atau kata sandi salah.', AUTH_KEY_INVALID: 'Nama pengguna atau kata sandi salah.',
+    MESSAGE_TOO_LONG: 'Pesan terlalu panjang.', CHAT_WRITE_FORBIDDEN: 'Anda tidak dapat menulis di sini.',
+    FLOOD_WAIT: 'Terlalu banyak permintaan; tunggu sebentar.', NETWORK: 'Tidak ada koneksi ke server.',
+  },
+};
+
+const DICTS = { en, id };
+export const LANGUAGES = [['en', 'English'], ['id', 'Bahasa Indonesia']];
+const KEY = 'kurir.lang';
+
+function initial() {
+  const chosen = localStorage.getItem(KEY);
+  if (chosen && DICTS[chosen]) return chosen;
+  return (navigator.language || 'en').toLowerCase().startsWith('id') ? 'id' : 'en';
+}
+
+let lang = initial();
+document.documentElement.lang = lang;
+
+export function getLang() { return lang; }
+
+export function setLang(code) {
+  if (!DICTS[code]) return;
+  lang = code;
+  localStorage.setItem(KEY, code);
+  document.documentElement.lang = code;
+}
+
+/** t('key') or t('key', arg) for the strings that take one; falls back to English. */
+export function t(key, arg) {
+  const v = DICTS[lang][key] ?? en[key] ?? key;
+  return typeof v === 'function' ? v(arg) : v;
+}
+
+/** The message for an API error type, or the server's own message. */
+export function errorText(err) {
+  const type = err && err.type;
+  return DICTS[lang].errors[type] || en.errors[type] || (err && err.message) || t('error');
+}
+
+export function locale() { return lang === 'id' ? 'id-ID' : 'en-US'; }
