@@ -426,10 +426,14 @@ async def test_one_reaction_per_user_counts_aggregate(make_user) -> None:
     assert await bob("messages.react", chat_id=gid, message_id=msg["id"], emoji="❤️")
     [top] = [m for m in await history(carol, gid) if m["id"] == msg["id"]]
     assert reactions_of(top) == {"👍": 1, "❤️": 1}
-    assert all(set(r) == {"emoji", "count"} for r in top["reactions"])
+    # each reader sees which reaction is theirs (carol's 👍), and only that one
+    assert {r["emoji"]: r.get("chosen", False) for r in top["reactions"]} == {
+        "👍": True, "❤️": False}
+    assert all(set(r) <= {"emoji", "count", "chosen"} for r in top["reactions"])
+    assert all("chosen" not in r for r in (await seen_by(owner))["reactions"])
     # no emoji removes the caller's reaction
     assert await carol("messages.react", chat_id=gid, message_id=msg["id"], emoji=None)
-    assert (await seen_by(bob))["reactions"] == [{"emoji": "❤️", "count": 1}]
+    assert (await seen_by(bob))["reactions"] == [{"emoji": "❤️", "count": 1, "chosen": True}]
     assert await bob("messages.react", chat_id=gid, message_id=msg["id"])
     assert "reactions" not in await seen_by(owner)
     # each change was an update to the members, carrying the new summary

@@ -55,6 +55,8 @@ class ForwardHeader(Base):
 class ReactionCount(Base):
     emoji: str
     count: int
+    # in what a user reads (history, getMessages): the reaction is theirs
+    chosen: bool | None = None
 
 
 class Message(Base):

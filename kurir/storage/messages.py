@@ -76,7 +76,25 @@ def get_visible(
         f" AND {VISIBLE} ORDER BY m.id",
         (chat_id, *ids, history_from, user_id),
     )
-    return [row_to_message(r) for r in rows]
+    return mark_chosen(tx, chat_id, user_id, [row_to_message(r) for r in rows])
+
+
+def mark_chosen(tx: Tx, chat_id: int, user_id: int, msgs: list[Message]) -> list[Message]:
+    """Mark the reader's own reaction among each message's counts (one query a page, and
+    only when some message there has reactions)."""
+    reacted = [m.id for m in msgs if m.reactions]
+    if not reacted:
+        return msgs
+    marks = ",".join("?" * len(reacted))
+    mine: dict[int, str] = dict(tx.all(
+        f"SELECT message_id, emoji FROM reactions WHERE chat_id = ? AND user_id = ?"
+        f" AND message_id IN ({marks})", (chat_id, user_id, *reacted)))
+    for m in msgs:
+        emoji = mine.get(m.id)
+        for r in m.reactions or ():
+            if r.emoji == emoji:
+                r.chosen = True
+    return msgs
 
 
 def history(
@@ -97,7 +115,7 @@ def history(
             " ORDER BY m.id DESC LIMIT ?",
             (chat_id, offset_id or 2**62, history_from, user_id, limit),
         )
-    return [row_to_message(r) for r in rows]
+    return mark_chosen(tx, chat_id, user_id, [row_to_message(r) for r in rows])
 
 
 def thread(tx: Tx, chat_id: int, root_id: int, offset_id: int, limit: int) -> list[Message]:

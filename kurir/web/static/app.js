@@ -7,6 +7,8 @@ import { mountMain } from './views/main.js';
 const SESSION_KEY = 'kurir.session';
 const THEME_KEY = 'kurir.theme';
 const root = document.getElementById('app');
+// an invite link (/+<hash>) is answered once the person is logged in
+let inviteHash = location.pathname.startsWith('/+') ? decodeURIComponent(location.pathname.slice(2)) : null;
 
 export function applyTheme(theme) {
   if (theme === 'light' || theme === 'dark') {
@@ -93,8 +95,12 @@ async function start() {
     if (e.type !== 'NETWORK') { endSession(''); return; }
     toast(errorText(e));
   }
-  mountMain(root, session, { logout, applyTheme, currentTheme });
+  const main = mountMain(root, session, { logout, applyTheme, currentTheme });
   session.connect();
+  if (inviteHash) {
+    main.invite(inviteHash);
+    inviteHash = null;
+  }
 }
 
 function endSession(notice) {

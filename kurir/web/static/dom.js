@@ -1,5 +1,6 @@
 // A tiny element builder: h('button', {class: 'x', onclick: f, 'aria-label': 'Send'}, 'text', child)
 // Properties starting with "on" become listeners; no inline handlers, so the strict CSP holds.
+import { t } from './i18n.js';
 
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -81,4 +82,28 @@ export function popover(anchor, content, { label, role = 'menu' } = {}) {
 
 export function closePopover() {
   if (openPop) openPop();
+}
+
+let fieldSeq = 0;
+
+/** A labelled form field (the label names the control). */
+export function field(label, input) {
+  const id = `d${++fieldSeq}`;
+  input.id = id;
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input);
+}
+
+/** A modal <dialog> named by its heading, with a close button; removed once closed.
+ * Returns the dialog (call .close() to dismiss it). */
+export function modal(title, ...content) {
+  const headId = `m${++fieldSeq}`;
+  const dialog = h('dialog', { class: 'settings', 'aria-labelledby': headId },
+    h('div', { class: 'settings-head' },
+      h('h2', { id: headId }, title),
+      h('button', { type: 'button', class: 'ghost', 'aria-label': t('close'), onclick: () => dialog.close() }, '✕')),
+    content);
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
 }

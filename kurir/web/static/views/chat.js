@@ -1,10 +1,12 @@
 // One conversation: history pages (newest first, older ones on scrolling up), live
-// messages, read ticks, replies, edits, deletes, reactions, typing, files and bot keyboards.
+// messages, read ticks, replies, edits, deletes, reactions, forwards, pins, typing, files,
+// bot keyboards and commands; or, for a channel post, its comments thread.
 import { h, clear, toast, popover, closePopover } from '../dom.js';
 import { randomId } from '../api.js';
 import { t, errorText } from '../i18n.js';
 import { parseMarkdown, renderText, dayKey, dayLabel, timeLabel, whenLabel, sizeLabel, preview, safeUrl } from '../format.js';
 import { avatar } from './main.js';
+import { ChatInfo, forwardTo } from './groups.js';
 
 const PAGE = 50;
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -22,6 +24,19 @@ export class Conversation {
     this.chat = target.chat || null;
     this.peer = target.user || null;
     this.chatId = this.chat ? this.chat.id : null;
+    // a channel post's comments: they live in its discussion group, under the post's copy
+    this.thread = target.thread || null;
+    if (this.thread) {
+      const r = this.thread.post.replies;
+      this.chat = { id: r.chat_id, type: 'supergroup', title: this.thread.channel.title };
+      this.chatId = r.chat_id;
+      this.rootId = r.root_id;
+    }
+    this.info = null;
+    this.commands = [];
+    this.hoverRow = null;        // the message row under the pointer
+    this.focusRow = null;        // the message row holding the focus
+    this.toolbar = null;         // the one set of message actions, in one of those rows
     this.items = new Map();      // message id -> {m, el}
     this.hasMore = true;
     this.loading = false;
@@ -33,21 +48,31 @@ export class Conversation {
     this.build();
   }
 
-  matches(m) { return this.chatId === m.chat_id; }
+  matches(m) {
+    if (this.chatId !== m.chat_id) return false;
+    return !this.thread || m.thread_id === this.rootId || m.reply_to === this.rootId;
+  }
 
   // ---- building ---------------------------------------------------------------------------
 
   build() {
     this.title = h('h2', { class: 'chat-title', id: 'chat-title' }, this.titleText());
     this.subtitle = h('p', { class: 'chat-sub' });
-    this.joinBtn = h('button', { type: 'button', class: 'primary small', hidden: true, onclick: () => this.join() }, t('joinChannel'));
+    this.joinBar = h('div', { class: 'join-bar', hidden: true }, h('button', { type: 'button', class: 'primary', onclick: () => this.join() }, t('joinChannel')));
+    this.readOnly = h('p', { class: 'join-bar muted', hidden: true }, t('readOnly'));
+    this.infoBtn = h('button', { type: 'button', class: 'ghost info-btn', 'aria-label': t('chatInfo'), title: t('chatInfo'), hidden: true, onclick: () => this.openInfo() }, 'i');
+    const back = this.thread
+      ? h('button', { type: 'button', class: 'ghost back always', 'aria-label': t('back'), onclick: () => this.main.open({ chat: this.thread.channel }) }, '←')
+      : h('button', { type: 'button', class: 'ghost back', 'aria-label': t('back'), onclick: () => this.main.closeConversation() }, '←');
     const header = h('header', { class: 'chat-head' },
-      h('button', { type: 'button', class: 'ghost back', 'aria-label': t('back'), onclick: () => this.main.closeConversation() }, '←'),
-      avatar(this.titleText(), this.chatId || (this.peer && this.peer.id)),
+      back,
+      avatar(this.titleText(), this.thread ? this.thread.channel.id : this.chatId || (this.peer && this.peer.id)),
       h('div', { class: 'chat-names' }, this.title, this.subtitle),
-      this.joinBtn);
+      this.infoBtn);
+    this.pinned = h('section', { class: 'pinned', 'aria-label': t('pinnedMessage'), hidden: true });
     this.log = h('div', { class: 'log', role: 'log', 'aria-label': t('messages'), tabindex: '0' });
     this.log.addEventListener('scroll', () => { if (this.log.scrollTop < 200) this.loadOlder(); });
+    this.bindActions();
     this.typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.uploads = h('div', { class: 'uploads' });
     this.bar = h('div', { class: 'compose-bar', hidden: true });
@@ -65,15 +90,18 @@ export class Conversation {
       tool(t('code'), h('code', null, '<>'), () => this.wrap('`', '`')),
       tool(t('link'), '↗', () => this.link()),
       this.emojiBtn);
+    this.cmdBtn = h('button', { type: 'button', class: 'tool', 'aria-label': t('commands'), title: t('commands'), 'aria-haspopup': 'menu', hidden: true, onclick: () => this.commandsMenu() }, '/');
     this.composer = h('div', { class: 'composer' },
       tools,
-      h('div', { class: 'compose-row' },
+      h('div', { class: 'compose-row pop-host' },
         h('button', { type: 'button', class: 'tool attach', 'aria-label': t('attach'), title: t('attach'), onclick: () => this.file.click() }, '+'),
+        this.cmdBtn,
         this.file,
         this.input,
         h('button', { type: 'button', class: 'primary send', onclick: () => this.send() }, t('send'))));
     this.drop = h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, t('dropHere'));
-    this.el = h('div', { class: 'conversation' }, header, this.log, this.typingLine, this.uploads, this.bar, this.keyboard, this.composer, this.drop);
+    this.el = h('div', { class: 'conversation' }, header, this.pinned, this.log, this.typingLine, this.uploads, this.bar, this.keyboard,
+      this.composer, this.joinBar, this.readOnly, this.drop);
     this.el.addEventListener('dragover', (e) => { if (this.canPost() && hasFiles(e)) { e.preventDefault(); this.el.classList.add('dragging'); } });
     this.el.addEventListener('dragleave', (e) => { if (!this.el.contains(e.relatedTarget)) this.el.classList.remove('dragging'); });
     this.el.addEventListener('drop', (e) => {
@@ -92,6 +120,7 @@ export class Conversation {
   }
 
   setChat(chat) {
+    if (this.thread) return;
     this.chat = Object.assign(this.chat || {}, chat);
     this.chatId = chat.id;
     this.title.textContent = this.titleText();
@@ -120,10 +149,12 @@ export class Conversation {
   destroy() {
     this.dead = true;
     closePopover();
+    if (this.info) this.info.close();
     for (const timer of this.typers.values()) clearTimeout(timer);
   }
 
   canPost() {
+    if (this.thread) return true;
     if (!this.chat) return !!this.peer;
     if (this.chat.type === 'channel') {
       return this.chat.role === 'owner' || !!(this.chat.admin_rights && this.chat.admin_rights.post_messages);
@@ -133,9 +164,14 @@ export class Conversation {
 
   async updateHeader() {
     const chat = this.chat;
-    const isMember = !chat || chat.status === 'member' || chat.role;
-    this.joinBtn.hidden = !(chat && (chat.type === 'channel' || chat.type === 'supergroup') && !isMember);
-    this.composer.hidden = !this.canPost() || !this.joinBtn.hidden;
+    const isMember = !chat || this.thread || chat.status === 'member' || chat.role;
+    const canJoin = !!chat && (chat.type === 'channel' || chat.type === 'supergroup') && !isMember;
+    this.joinBar.hidden = !canJoin;
+    this.composer.hidden = canJoin || !this.canPost();
+    this.readOnly.hidden = canJoin || this.canPost();
+    this.infoBtn.hidden = !chat || chat.type === 'private' || !!this.thread || canJoin;
+    if (this.thread) { this.subtitle.textContent = t('commentsTitle'); return; }
+    this.setPinned(chat ? chat.pinned_message_id : 0);
     if (chat && chat.type !== 'private') {
       const n = chat.member_count;
       this.subtitle.textContent = n ? t(chat.type === 'channel' ? 'subscribers' : 'members', n) : t(chat.type === 'channel' ? 'channel' : 'group');
@@ -148,8 +184,72 @@ export class Conversation {
       const u = await this.session.call('users.get', { user_id: peerId });
       this.main.users.set(u.id, u);
       this.peer = u;
+      if (u.is_bot) this.loadCommands(u.id);
     } catch (e) { /* keep what we have */ }
     this.peerStatusChanged(peerId);
+  }
+
+  openInfo() {
+    if (this.info) { this.info.close(); return; }
+    this.info = new ChatInfo(this, this.infoBtn);
+  }
+
+  /** A bot's commands (bots.getInfo) behind a "Commands" button next to the composer. */
+  async loadCommands(botId) {
+    try {
+      const info = await this.session.call('bots.getInfo', { bot_id: botId });
+      this.commands = (info && info.commands) || [];
+    } catch (e) {
+      this.commands = [];
+    }
+    if (!this.dead) this.cmdBtn.hidden = !this.commands.length;
+  }
+
+  commandsMenu() {
+    popover(this.cmdBtn, this.commands.map((c) => h('button', { type: 'button', role: 'menuitem',
+      onclick: () => { closePopover(); this.sendText(`/${c.command}`); } },
+    h('strong', null, `/${c.command}`), ' ', h('span', { class: 'muted' }, c.description))), { label: t('commands') });
+  }
+
+  // ---- pins -------------------------------------------------------------------------------
+
+  canPin() {
+    const c = this.chat;
+    if (this.thread) return false;
+    if (!c || c.type === 'private') return true;
+    if (c.role === 'owner' || (c.type === 'group' && c.role === 'admin')) return true;
+    return !!(c.admin_rights && c.admin_rights.pin_messages);
+  }
+
+  /** The bar at the top with the pinned message's text (0: none). */
+  async setPinned(id) {
+    if (this.chat) this.chat.pinned_message_id = id || null;
+    this.pinnedId = id || 0;
+    if (!id) { clear(this.pinned); this.pinned.hidden = true; return; }
+    let m = this.items.has(id) ? this.items.get(id).m : null;
+    if (!m) {
+      try {
+        const res = await this.session.call('messages.getMessages', { chat_id: this.chatId, message_ids: [id] });
+        m = (Array.isArray(res) ? res : res.messages || [])[0];
+      } catch (e) { m = null; }
+    }
+    if (this.dead || this.pinnedId !== id) return;
+    clear(this.pinned);
+    this.pinned.hidden = !m;
+    if (!m) return;
+    this.pinned.append(
+      h('button', { type: 'button', class: 'pinned-text', onclick: () => this.jumpTo(id) },
+        h('strong', { 'aria-hidden': 'true' }, t('pinnedMessage')), h('span', null, preview(m))),
+      this.canPin() ? h('button', { type: 'button', class: 'ghost', 'aria-label': t('unpin'), title: t('unpin'), onclick: () => this.pin(m, true) }, '✕') : null);
+  }
+
+  async pin(m, unpin) {
+    try {
+      await this.session.call('messages.pin', { chat_id: m.chat_id, message_id: m.id, unpin });
+      this.setPinned(unpin ? 0 : m.id);
+    } catch (e) {
+      toast(errorText(e));
+    }
   }
 
   peerStatusChanged(userId) {
@@ -194,9 +294,9 @@ export class Conversation {
     const spinner = h('p', { class: 'hint center loading' }, t('loadingOlder'));
     this.log.prepend(spinner);
     try {
-      const params = { chat_id: this.chatId, limit: PAGE };
+      const params = this.thread ? { chat_id: this.thread.channel.id, message_id: this.thread.post.id, limit: PAGE } : { chat_id: this.chatId, limit: PAGE };
       if (!first) params.offset_id = this.oldestId();
-      const res = await this.session.call('messages.getHistory', params);
+      const res = await this.session.call(this.thread ? 'messages.getReplies' : 'messages.getHistory', params);
       if (this.dead) return;
       const msgs = res.messages || [];
       if (msgs.length < PAGE) this.hasMore = false;
@@ -207,6 +307,7 @@ export class Conversation {
       this.updateKeyboard();
       if (first) this.scrollToBottom();
       else this.log.scrollTop = this.log.scrollHeight - before;
+      this.countViews(msgs.map((m) => m.id));
     } catch (e) {
       spinner.remove();
       if (e.code === 403 || e.type === 'CHAT_NOT_FOUND') this.hasMore = false;
@@ -222,7 +323,7 @@ export class Conversation {
   layout() {
     const ids = [...this.items.keys()].sort((a, b) => a - b);
     const nodes = [];
-    if (!this.hasMore) nodes.push(this.startNote || (this.startNote = h('p', { class: 'hint center' }, t('startOfChat'))));
+    if (!this.hasMore) nodes.push(this.startNote || (this.startNote = h('p', { class: 'hint center' }, this.thread ? preview(this.thread.post) : t('startOfChat'))));
     let day = null;
     let album = null;
     for (const id of ids) {
@@ -270,17 +371,34 @@ export class Conversation {
     if (m.from_id !== this.me.id) {
       this.clearTyping(m.from_id);
       this.markRead();
+      this.countViews([m.id]);
     }
     this.updateKeyboard();
+  }
+
+  /** A channel's posts count their views when shown (messages.getViews). */
+  async countViews(ids) {
+    if (!this.chat || this.chat.type !== 'channel' || this.thread || !ids.length) return;
+    try {
+      const views = await this.session.call('messages.getViews', { chat_id: this.chatId, message_ids: ids.slice(0, 100) });
+      for (const v of views) {
+        const item = this.items.get(v.id);
+        if (item && item.m.views !== v.views) this.updateMessage(Object.assign({}, item.m, { views: v.views }));
+      }
+    } catch (e) { /* counters only */ }
   }
 
   updateMessage(m) {
     const item = this.items.get(m.id);
     if (!item) return;
     const el = this.renderMessage(m);
-    item.el.replaceWith(el);
+    const old = item.el;
+    old.replaceWith(el);
     item.m = m;
     item.el = el;
+    if (this.hoverRow === old) this.hoverRow = el;
+    if (this.focusRow === old) this.focusRow = el;
+    if (this.toolbar && old.contains(this.toolbar)) { this.toolbar = null; this.placeActions(); }
     this.updateKeyboard();
   }
 
@@ -289,6 +407,7 @@ export class Conversation {
       const item = this.items.get(id);
       if (item) { item.el.remove(); this.items.delete(id); }
     }
+    this.placeActions();
     this.layout();
     this.updateKeyboard();
   }
@@ -312,7 +431,7 @@ export class Conversation {
 
   /** messages.read when this conversation is on screen and has something unread. */
   markRead() {
-    if (this.dead || !this.chatId || document.visibilityState !== 'visible' || !this.main.isChatVisible()) return;
+    if (this.dead || this.thread || !this.joinBar.hidden || !this.chatId || document.visibilityState !== 'visible' || !this.main.isChatVisible()) return;
     let max = 0;
     for (const { m } of this.items.values()) if (m.from_id !== this.me.id && m.id > max) max = m.id;
     const d = this.main.dialogs.get(this.chatId);
@@ -367,28 +486,54 @@ export class Conversation {
       this.main.user(m.from_id).then((u) => { name.textContent = u ? u.display_name : ''; });
       bubble.append(name);
     }
-    if (m.fwd_from) bubble.append(h('span', { class: 'fwd' }, '↪ ', m.fwd_from.from_name || ''));
-    if (m.reply_to) bubble.append(this.renderQuote(m.reply_to));
+    if (m.reply_to && !(this.thread && m.reply_to === this.rootId)) bubble.append(this.renderQuote(m.reply_to));
     const body = h('div', { role: 'article', class: 'body' });
+    if (m.fwd_from) body.append(this.renderForwarded(m.fwd_from));
     if (m.media) body.append(this.renderMedia(m));
     if (m.text) body.append(h('div', { class: 'text' }, renderText(m.text, m.entities)));
     const markup = m.reply_markup;
     if (markup && markup.inline_keyboard) body.append(this.renderInlineKeyboard(m, markup.inline_keyboard));
+    if (typeof m.views === 'number' || (m.replies && m.replies.chat_id)) body.append(this.renderPostFooter(m));
     bubble.append(body);
     const meta = h('span', { class: 'meta' },
       m.edit_date ? h('span', { class: 'edited' }, t('edited')) : null,
       h('time', { datetime: new Date(m.date * 1000).toISOString() }, timeLabel(m.date)));
-    if (m.views) meta.prepend(h('span', { class: 'views' }, `👁 ${m.views}`));
     if (own) {
       const ticks = h('span', { class: 'ticks' });
       this.setTicks(ticks, m);
       meta.append(ticks);
     }
     bubble.append(meta);
-    const el = h('div', { class: `msg${own ? ' own' : ''}`, dataset: { id: m.id } }, bubble);
+    const el = h('div', { class: `msg${own ? ' own' : ''}`, dataset: { id: m.id }, tabindex: '-1' }, bubble);
     if (m.reactions && m.reactions.length) el.append(this.renderReactions(m));
-    el.append(this.renderActions(m, own));
     return el;
+  }
+
+  /** "Forwarded from <name>": the channel it came from, else its author. */
+  renderForwarded(fwd) {
+    const line = h('span', { class: 'fwd' }, t('forwardedFrom', fwd.from_name || '…'));
+    const show = (name) => { if (name) line.textContent = t('forwardedFrom', name); };
+    if (fwd.from_name) return line;
+    const known = fwd.chat_id && this.main.dialogs.get(fwd.chat_id);
+    if (known && known.chat.type === 'channel') show(known.chat.title);
+    else if (fwd.chat_id) {
+      this.session.call('chats.get', { chat_id: fwd.chat_id })
+        .then((c) => show(c.type === 'channel' ? c.title : null), () => null)
+        .then(() => { if (line.textContent.endsWith('…')) this.main.user(fwd.from_id).then((u) => show(u && u.display_name)); });
+    } else this.main.user(fwd.from_id).then((u) => show(u && u.display_name));
+    return line;
+  }
+
+  /** A channel post's views and, with a discussion group, its "<n> comments" button. */
+  renderPostFooter(m) {
+    const foot = h('div', { class: 'post-foot' });
+    if (typeof m.views === 'number') foot.append(h('span', { class: 'views', role: 'img', 'aria-label': t('views', m.views) }, `👁 ${m.views}`));
+    if (m.replies && m.replies.chat_id && !this.thread) {
+      const channel = this.chat;
+      foot.append(h('button', { type: 'button', class: 'comments small', onclick: () => this.main.open({ thread: { channel, post: m } }) },
+        t('comments', m.replies.count || 0)));
+    }
+    return foot;
   }
 
   setTicks(el, m) {
@@ -532,11 +677,62 @@ export class Conversation {
       (own || this.canDeleteOthers()) ? h('button', { type: 'button', role: 'menuitem', class: 'danger', onclick: () => { closePopover(); this.remove(m, true); } }, t('deleteForAll')) : null,
     ], { label: t('del') });
     delFn.popup = true;
-    return h('div', { class: 'actions pop-host' },
-      this.canPost() ? act(t('reply'), '↩', () => this.startReply(m)) : null,
+    const pinned = this.pinnedId === m.id;
+    return h('div', { class: 'actions pop-host', role: 'group', 'aria-label': t('messageActions') },
+      this.canPost() && !this.composer.hidden ? act(t('reply'), '↩', () => this.startReply(m)) : null,
       act(t('react'), '☺', reactFn),
+      act(t('forward'), '↪', () => forwardTo(this.main, m)),
+      this.canPin() ? act(pinned ? t('unpin') : t('pin'), '📌', () => this.pin(m, pinned)) : null,
       own && m.text !== undefined && !m.media ? act(t('edit'), '✎', () => this.startEdit(m)) : null,
       act(t('del'), '✕', delFn));
+  }
+
+  // ---- the message actions: one set, in the message pointed at, focused or tapped ---------
+  // (kept out of the other messages so that the log reads, and announces, only what they say)
+
+  bindActions() {
+    const rowOf = (el) => (el && el.closest ? el.closest('.msg:not(.service)') : null);
+    this.log.addEventListener('mouseover', (e) => {
+      const row = rowOf(e.target);
+      if (row && row !== this.hoverRow) { this.hoverRow = row; this.placeActions(); }
+    });
+    this.log.addEventListener('mouseleave', () => { this.hoverRow = null; this.placeActions(); });
+    this.log.addEventListener('focusin', (e) => {
+      const row = rowOf(e.target);
+      if (row !== this.focusRow) { this.focusRow = row; this.placeActions(); }
+    });
+    this.log.addEventListener('focusout', (e) => {
+      if (!this.log.contains(e.relatedTarget)) { this.focusRow = null; this.placeActions(); }
+    });
+    // Up/Down (Home/End) move between messages; Tab then reaches the focused one's actions
+    this.log.addEventListener('keydown', (e) => {
+      if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(e.key)) return;
+      if (e.target !== this.log && !e.target.classList.contains('msg')) return;
+      const rows = [...this.log.querySelectorAll('.msg')];
+      if (!rows.length) return;
+      let i = rows.indexOf(e.target);
+      if (e.key === 'Home') i = 0;
+      else if (e.key === 'End' || i < 0) i = rows.length - 1;
+      else i = Math.max(0, Math.min(rows.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)));
+      e.preventDefault();
+      rows[i].focus();
+      rows[i].scrollIntoView({ block: 'nearest' });
+    });
+  }
+
+  placeActions() {
+    const row = this.focusRow || this.hoverRow;
+    if (row && this.toolbar && row.contains(this.toolbar)) return;
+    if (this.toolbar) {
+      if (this.toolbar.querySelector('.popover')) closePopover();
+      this.toolbar.remove();
+      this.toolbar = null;
+    }
+    if (!row || !row.isConnected || this.dead) return;
+    const item = this.items.get(Number(row.dataset.id));
+    if (!item || item.el !== row) return;
+    this.toolbar = this.renderActions(item.m, item.m.from_id === this.me.id);
+    row.append(this.toolbar);
   }
 
   canDeleteOthers() {
@@ -672,8 +868,9 @@ export class Conversation {
     const params = { ...this.peerParams(), text, random_id: randomId() };
     if (entities && entities.length) params.entities = entities;
     if (this.replyTo) params.reply_to = this.replyTo.id;
+    else if (this.thread) params.reply_to = this.rootId;
     try {
-      const m = await this.session.call('messages.send', params);
+      const m = await this.sendInto('messages.send', params);
       this.replyTo = null;
       this.bar.hidden = true;
       this.lastTypingSent = 0;
@@ -682,6 +879,17 @@ export class Conversation {
     } catch (e) {
       toast(errorText(e));
       return false;
+    }
+  }
+
+  /** Send; a comment from someone not yet in the discussion group joins it first. */
+  async sendInto(method, params) {
+    try {
+      return await this.session.call(method, params);
+    } catch (e) {
+      if (!this.thread || (e.type !== 'CHAT_NOT_FOUND' && e.type !== 'CHAT_WRITE_FORBIDDEN')) throw e;
+      await this.session.call('channels.join', { channel_id: this.chatId });
+      return this.session.call(method, params);
     }
   }
 
@@ -733,7 +941,8 @@ export class Conversation {
       for (const u of uploaded) {
         const params = { ...this.peerParams(), file_id: u.res.file_id, kind: kindOf(u.file), random_id: randomId() };
         if (this.replyTo) params.reply_to = this.replyTo.id;
-        const m = await this.session.call('messages.sendMedia', params);
+        if (!params.reply_to && this.thread) params.reply_to = this.rootId;
+        const m = await this.sendInto('messages.sendMedia', params);
         this.replyTo = null;
         this.bar.hidden = true;
         await this.adopt(m);

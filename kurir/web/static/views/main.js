@@ -5,6 +5,7 @@ import { t, errorText } from '../i18n.js';
 import { preview, shortStamp } from '../format.js';
 import { Conversation } from './chat.js';
 import { openSettings } from './settings.js';
+import { newGroup, newChannel, showInvite } from './groups.js';
 
 export function avatar(title, id) {
   const letters = (title || '?').trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || '').join('').toUpperCase();
@@ -64,6 +65,8 @@ class Main {
       h('h1', { class: 'logo' }, t('app')),
       this.status,
       h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'ghost', onclick: () => newGroup(this) }, t('newGroup')),
+      h('button', { type: 'button', class: 'ghost', onclick: () => newChannel(this) }, t('newChannel')),
       h('button', { type: 'button', class: 'ghost', onclick: () => this.openSettings() }, t('settings')),
       h('button', { type: 'button', class: 'ghost', onclick: () => this.app.logout() }, t('logOut')));
     this.shell = h('div', { class: 'main', dataset: { view: 'list' } }, header, h('div', { class: 'columns' }, this.sidebar, this.pane));
@@ -173,7 +176,36 @@ class Main {
       avatar(chat.title, chat.id),
       h('span', { class: 'dialog-time' }, last ? shortStamp(last.date) : ''),
       h('span', { class: 'dialog-preview' }, own ? `${t('you')}: ` : '', preview(last)),
-      d.unread_count > 0 ? h('span', { class: 'badge', role: 'img', 'aria-label': t('unread', d.unread_count) }, String(d.unread_count)) : null));
+      // the count is read as text ("2 unread"); the badge itself is only its picture
+      d.unread_count > 0 ? [h('span', { class: 'badge', 'aria-hidden': 'true' }, String(d.unread_count)),
+        h('span', { class: 'visually-hidden' }, ` ${t('unread', d.unread_count)}`)] : null));
+  }
+
+  /** A chat made or joined here: list it, follow it if it has its own pts, and open it. */
+  adoptChat(chat) {
+    if (chat.pts !== undefined && chat.pts !== null) this.session.knowChannel(chat.id, chat.pts);
+    const old = this.dialogs.get(chat.id);
+    this.dialogs.set(chat.id, old ? Object.assign(old, { chat }) : { chat, last_message: null, unread_count: 0, order: (Date.now() / 1000) * 1e6 });
+    this.renderDialogs();
+    this.open({ chat });
+    this.refreshSoon();
+  }
+
+  /** A chat left or lost: out of the list, and closed if it was open. */
+  forget(chatId) {
+    this.dialogs.delete(chatId);
+    this.renderDialogs();
+    if (this.conversation && this.conversation.chatId === chatId) {
+      this.conversation.destroy();
+      this.conversation = null;
+      clear(this.pane);
+      this.pane.append(h('p', { class: 'placeholder' }, t('selectChat')));
+      this.showView('list');
+    }
+  }
+
+  invite(hash) {
+    showInvite(this, hash);
   }
 
   /** Add a chat we learned of from an update; fetch it once. */
@@ -363,11 +395,16 @@ class Main {
       }
       case 'chat_member': {
         if (u.user_id === this.me.id && (u.status === 'left' || u.status === 'kicked' || u.status === 'banned')) {
-          this.dialogs.delete(u.chat_id);
-          this.renderDialogs();
+          this.forget(u.chat_id);
         } else {
           this.refreshSoon();
         }
+        break;
+      }
+      case 'pinned_message': {
+        const d = this.dialogs.get(u.chat_id);
+        if (d) d.chat.pinned_message_id = u.message_id || null;
+        if (conv && conv.chatId === u.chat_id) conv.setPinned(u.message_id);
         break;
       }
       default:
