@@ -323,7 +323,7 @@ export class Conversation {
   layout() {
     const ids = [...this.items.keys()].sort((a, b) => a - b);
     const nodes = [];
-    if (!this.hasMore) nodes.push(this.startNote || (this.startNote = h('p', { class: 'hint center' }, this.thread ? preview(this.thread.post) : t('startOfChat'))));
+    if (!this.hasMore) nodes.push(this.startNote || (this.startNote = this.thread ? this.threadRoot() : h('p', { class: 'hint center' }, t('startOfChat'))));
     let day = null;
     let album = null;
     for (const id of ids) {
@@ -507,6 +507,15 @@ export class Conversation {
     const el = h('div', { class: `msg${own ? ' own' : ''}`, dataset: { id: m.id }, tabindex: '-1' }, bubble);
     if (m.reactions && m.reactions.length) el.append(this.renderReactions(m));
     return el;
+  }
+
+  /** The post a comments thread is about, on top of it (it has no actions here). */
+  threadRoot() {
+    const post = this.thread.post;
+    const body = h('div', { role: 'article', class: 'body' });
+    if (post.media) body.append(this.renderMedia(post));
+    if (post.text) body.append(h('div', { class: 'text' }, renderText(post.text, post.entities)));
+    return h('div', { class: 'msg service thread-root' }, h('div', { class: 'bubble' }, body));
   }
 
   /** "Forwarded from <name>": the channel it came from, else its author. */
