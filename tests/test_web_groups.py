@@ -18,15 +18,16 @@ import pytest
 from playwright.sync_api import Browser, Locator, expect, sync_playwright
 
 from tests.server import Server
-from tests.test_web_e2e import People, name
 from tests.web_support import (
     LIVE_MS,
     PASSWORD,
+    People,
     Person,
     api_call,
     api_register,
     bot_call,
     launch_chromium,
+    name,
     nameless_controls,
     new_context,
     poll_bot_update,

@@ -290,3 +290,44 @@ def poll_bot_update(server: Server, token: str, kind: str, offset: int,
             if kind in update:
                 return update, offset
     raise AssertionError(f"the bot got no {kind} within {deadline_s}s")
+
+
+class People:
+    """The people of one test; their contexts are closed after it. Uncaught errors in any of
+    their pages (a script that threw, a CSP refusal) fail the test: the app must not have
+    them."""
+
+    def __init__(self, browser: Browser, server: Server) -> None:
+        self.browser = browser
+        self.server = server
+        self.made: list[Person] = []
+        self.errors: list[str] = []
+
+    def _watch(self, person: Person) -> Person:
+        self.made.append(person)
+        person.page.on("pageerror", lambda e: self.errors.append(f"{person.display_name}: {e}"))
+        person.page.on("console", lambda m: self.errors.append(
+            f"{person.display_name}: {m.text}") if "Content Security Policy" in m.text else None)
+        # a person who asked for something means it: confirm() and the like are accepted
+        person.page.on("dialog", lambda dialog: dialog.accept())
+        # a marker the page keeps as long as it is not reloaded
+        person.page.evaluate("window.__e2e_page = true")
+        return person
+
+    def sign_up(self, display_name: str, **context_options: Any) -> Person:
+        return self._watch(sign_up(self.browser, self.server, display_name, **context_options))
+
+    def log_in(self, account: dict[str, Any]) -> Person:
+        return self._watch(log_in(self.browser, self.server, account))
+
+    def close(self) -> None:
+        for person in self.made:
+            assert person.page.evaluate("window.__e2e_page === true"), \
+                f"{person.display_name}'s page was reloaded"
+            person.context.close()
+        assert not self.errors, self.errors
+
+
+def name(prefix: str) -> str:
+    """A display name no other test uses (search results are named by display names)."""
+    return f"{prefix} {secrets.token_hex(2)}"
