@@ -316,6 +316,41 @@ async def test_who_may_read_comments(make_user) -> None:
     assert len(await reply_ids(reader, private, secret["id"])) == 1
 
 
+async def test_readers_of_the_channel_comment_by_joining_its_group(make_user) -> None:
+    """As Telegram: whoever may read a channel may comment on its posts; the first comment
+    makes them a member of the discussion group (which may be private)."""
+    owner, subscriber, stranger, reader = (
+        await make_user("Owner"), await make_user("Sub"), await make_user("Stranger"),
+        await make_user("Reader"))
+    private, group = await linked_pair(owner, public_channel=False, public_group=False)
+    await member_of(owner, private, subscriber)
+    post = await send(owner, private, "comment on me")
+    root = post["replies"]["root_id"]
+    # not in the private channel: the group stays unknown to them
+    assert await send_error(stranger, group, "let me in", reply_to=root) == (
+        404, "CHAT_NOT_FOUND")
+    # a plain message, not a comment, does not let anyone in either
+    assert await send_error(subscriber, group, "hello") == (404, "CHAT_NOT_FOUND")
+    comment = await send(subscriber, group, "first!", reply_to=root)
+    assert comment["thread_id"] == root
+    assert await reply_ids(owner, private, post["id"]) == [comment["id"]]
+    assert (await subscriber("chats.get", chat_id=group))["status"] == "member"
+    # now a member: a reply to the comment, and plain messages, go as for any member
+    again = await send(subscriber, group, "me again", reply_to=comment["id"])
+    assert again["thread_id"] == root
+
+    # a public channel: any reader may comment; one banned from the group may not
+    public, public_group = await linked_pair(owner, public_channel=True, public_group=False)
+    news = await send(owner, public, "public news")
+    assert (await send(reader, public_group, "nice", reply_to=news["replies"]["root_id"]))[
+        "thread_id"] == news["replies"]["root_id"]
+    assert await owner("channels.editBanned", channel_id=public_group, user_id=stranger.id,
+                       banned={"view_messages": True}) is True
+    code, _ = await send_error(stranger, public_group, "spam",
+                               reply_to=news["replies"]["root_id"])
+    assert code in (403, 404)
+
+
 async def test_deleted_comments_leave_the_thread(make_user) -> None:
     owner, fan = await make_user("Owner"), await make_user("Fan")
     channel, group = await linked_pair(owner)

@@ -31,7 +31,7 @@ from kurir.domain.types import Chat, ChatMember, Update
 from kurir.live import Hub
 from kurir.services import timeline
 from kurir.services.access import channel_for
-from kurir.storage import channels, chats, users
+from kurir.storage import channels, chats, messages, users
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Row, Tx
 from kurir.storage.updates import Appended
@@ -93,6 +93,62 @@ def _tell_user(tx: Tx, user_ids: list[int], chat_id: int, user_id: int, status: 
     )
 
 
+def join_txn(tx: Tx, chat: ChatRow, user_id: int, inviter: int | None, now: int,
+             by_link: bool = False) -> tuple[list[Appended], int]:
+    """Make `user_id` a member; returns the pushes and the channel pts they follow from."""
+    member, _ = _member(tx, chat, user_id)
+    if member is not None and member.active:
+        raise errors.USER_ALREADY_PARTICIPANT("already a member")
+    if is_banned(member, now):
+        raise errors.USER_BANNED_IN_CHANNEL("banned from this chat")
+    if chat.type == "supergroup" and int(chat.member_count) >= SUPERGROUP_MAX_MEMBERS:
+        raise errors.CHAT_MEMBERS_TOO_MANY("this supergroup is full")
+    channels.join(tx, chat.id, user_id, inviter, now, int(chat.top_id),
+                  int(chat.prehistory_upto))
+    follow_from = int(chat.pts)
+    out: list[Appended] = []
+    if chat.type == "supergroup":  # channels do not announce subscribers
+        action: dict[str, object] = (
+            {"type": "chat_joined_by_link"} if by_link
+            else {"type": "chat_add_user", "user_ids": [user_id]} if inviter
+            else {"type": "chat_joined"}
+        )
+        author = user_id if by_link else inviter or user_id
+        _, posted = timeline.post(tx, chat.id, author, now, action=action)
+        out.append(posted)
+    out.append(_tell_user(tx, [user_id] + ([inviter] if inviter else []), chat.id,
+                          user_id, "member", "member", now, channel_pts=follow_from,
+                          actor=inviter))
+    return out, follow_from
+
+
+def join_to_comment(tx: Tx, chat_id: int, user_id: int, reply_to: int,
+                    now: int) -> tuple[list[Appended], int] | None:
+    """As Telegram: whoever may read a channel may comment on its posts. A comment (a reply
+    in a post's thread in the channel's discussion group) by someone not in that group makes
+    them a member first; None when that is not the case (the send is checked as ever)."""
+    group = chats.get(tx, chat_id)
+    if group is None or group.type != "supergroup" or not group.linked_chat_id:
+        return None
+    member, _ = _member(tx, group, user_id)
+    if member is not None and (member.active or is_banned(member, now)):
+        return None
+    channel = chats.get(tx, int(group.linked_chat_id))
+    if channel is None or channel.type != "channel":
+        return None
+    reader, _ = _member(tx, channel, user_id)
+    if is_banned(reader, now) or ((reader is None or not reader.active)
+                                  and channel.username is None):
+        return None
+    replied = messages.any_by_id(tx, chat_id, reply_to)
+    root = messages.any_by_id(tx, chat_id, replied.thread_id or replied.id) if replied else None
+    if root is None or root.fwd_from is None or root.fwd_from.chat_id != channel.id:
+        return None
+    locked = channels.get_locked(tx, chat_id)
+    assert locked is not None
+    return join_txn(tx, locked, user_id, None, now)
+
+
 class Channels:
     def __init__(self, db: Database, hub: Hub) -> None:
         self._db = db
@@ -149,31 +205,7 @@ class Channels:
     # joining and leaving ------------------------------------------------------------------
     def _join_txn(self, tx: Tx, chat: ChatRow, user_id: int, inviter: int | None,
                   now: int, by_link: bool = False) -> tuple[list[Appended], int]:
-        """Make `user_id` a member; returns the pushes and the channel pts they follow from."""
-        member, _ = _member(tx, chat, user_id)
-        if member is not None and member.active:
-            raise errors.USER_ALREADY_PARTICIPANT("already a member")
-        if is_banned(member, now):
-            raise errors.USER_BANNED_IN_CHANNEL("banned from this chat")
-        if chat.type == "supergroup" and int(chat.member_count) >= SUPERGROUP_MAX_MEMBERS:
-            raise errors.CHAT_MEMBERS_TOO_MANY("this supergroup is full")
-        channels.join(tx, chat.id, user_id, inviter, now, int(chat.top_id),
-                      int(chat.prehistory_upto))
-        follow_from = int(chat.pts)
-        out: list[Appended] = []
-        if chat.type == "supergroup":  # channels do not announce subscribers
-            action: dict[str, object] = (
-                {"type": "chat_joined_by_link"} if by_link
-                else {"type": "chat_add_user", "user_ids": [user_id]} if inviter
-                else {"type": "chat_joined"}
-            )
-            author = user_id if by_link else inviter or user_id
-            _, posted = timeline.post(tx, chat.id, author, now, action=action)
-            out.append(posted)
-        out.append(_tell_user(tx, [user_id] + ([inviter] if inviter else []), chat.id,
-                              user_id, "member", "member", now, channel_pts=follow_from,
-                              actor=inviter))
-        return out, follow_from
+        return join_txn(tx, chat, user_id, inviter, now, by_link)
 
     async def join(self, caller: int, channel_id: int | None, username: str | None) -> Chat:
         now = _now()

@@ -20,7 +20,7 @@ from kurir.domain.rights import is_banned
 from kurir.domain.types import Chat, Dialog, ForwardHeader, Message, MessageEntity, Update
 from kurir.live import Hub
 from kurir.services import access, threads, timeline
-from kurir.services.channels import channel_view
+from kurir.services.channels import channel_view, join_to_comment
 from kurir.storage import channels, chats, messages, users
 from kurir.storage.chats import ChatRow
 from kurir.storage.port import Conflict, Database, Tx
@@ -138,6 +138,12 @@ class Messaging:
                 first = [messages.any_by_id(tx, *s) for s in seen if s is not None]
                 return [m for m in first if m is not None], None
             target = self._private.resolve(tx, caller, chat_id, user_id, now)
+            pushes: list[Appended] = []
+            if reply_to is not None and chat_id is not None:
+                joined = join_to_comment(tx, target, caller, reply_to, now)
+                if joined is not None:
+                    pushes += joined[0]
+                    follows.append((target, joined[1]))
             has_media = any(media is not None for _, _, media, _ in items)
             seat = access.for_post(tx, target, caller, now, media=has_media)
             if reply_to is not None and not messages.get_visible(
@@ -146,7 +152,6 @@ class Messaging:
                 raise errors.MESSAGE_ID_INVALID("the message replied to does not exist")
             thread_id = threads.place(tx, seat, reply_to, topic_id, now)
             out: list[Message] = []
-            pushes: list[Appended] = []
             for text, ents, media, random_id in items:
                 views, signature = self._channel_post(tx, seat, now)
                 replies, copies = threads.before_post(tx, seat, caller, now, text, ents, media)
@@ -162,10 +167,13 @@ class Messaging:
             self._note_post(tx, seat, now)
             return out, pushes
 
+        follows: list[tuple[int, int]] = []
         sent, appended = await self._write_once(txn)
         if appended is not None:  # new messages, so their chat is the one resolved
             self._private.remember(caller, user_id, sent[0].chat_id)
             self._push(*appended)
+            for joined_chat, pts in follows[-1:]:  # the try that committed
+                self._hub.channel_joined(caller, joined_chat, pts)
         return sent
 
     @staticmethod
