@@ -254,7 +254,8 @@ async def test_edit_title(make_user) -> None:
     assert (await actions(b, cid))[-1] == {"type": "chat_edit_title", "title": "New Title"}
     ups = await updates_after(b, pts)
     assert service_actions(ups, cid) == [{"type": "chat_edit_title", "title": "New Title"}]
-    assert (await b("messages.getDialogs"))[0]["chat"]["title"] == "New Title"
+    dialog = (await b("messages.getDialogs"))[0]["chat"]
+    assert (dialog["title"], dialog["member_count"]) == ("New Title", 2)
 
 
 # leaving and owner succession --------------------------------------------------------------
