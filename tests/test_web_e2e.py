@@ -22,6 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from tests.server import Server
 from tests.web_support import (
     LIVE_MS,
+    PASSWORD,
     People,
     Person,
     api_call,
@@ -36,6 +37,7 @@ from tests.web_support import (
     new_context,
     poll_bot_update,
     sha256,
+    unique_username,
     web_server,
 )
 
@@ -228,6 +230,39 @@ def test_bot_inline_button_press_shows_the_bots_answer(people: People, server: S
     bot_call(server, token, "answerCallbackQuery",
              callback_query_id=update["callback_query"]["id"], text="You chose wisely")
     expect(user.page.get_by_text("You chose wisely")).to_be_visible(timeout=LIVE_MS)
+
+
+# --- (f) language --------------------------------------------------------------------------------
+
+def test_indonesian_browser_gets_indonesian_then_english_from_settings(
+        browser: Browser, server: Server) -> None:
+    """navigator.language "id-ID" shows Bahasa Indonesia (names from i18n.js's id dictionary);
+    Settings switches the app to English in place."""
+    context = new_context(browser, locale="id-ID")
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/")
+        expect(page.locator("html")).to_have_attribute("lang", "id")
+        page.get_by_role("textbox", name="Nama pengguna").fill(unique_username())
+        page.get_by_role("textbox", name="Nama tampilan").fill(name("Sari"))
+        page.get_by_label("Kata sandi", exact=True).fill(PASSWORD)
+        expect(page.get_by_role("button", name="Sign up")).to_have_count(0)
+        page.get_by_role("button", name="Daftar").click()
+
+        expect(page.get_by_role("searchbox", name="Cari")).to_be_visible()
+        expect(page.get_by_role("status", name="Koneksi")).to_have_text("Daring", timeout=LIVE_MS)
+        page.get_by_role("button", name="Pengaturan").click()
+        page.get_by_role("combobox", name="Bahasa").select_option(label="English")
+
+        expect(page.get_by_role("button", name="Log out")).to_be_attached()
+        expect(page.get_by_role("searchbox", name="Search")).to_be_attached()
+        expect(page.get_by_role("button", name="Keluar")).to_have_count(0)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+    finally:
+        context.close()
+    assert not errors, errors
 
 
 # --- accessibility and weight -------------------------------------------------------------------

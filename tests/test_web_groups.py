@@ -205,6 +205,50 @@ def test_public_channel_found_joined_and_read_live(people: People) -> None:
     expect(panel.get_by_text(re.compile(r"^2 subscribers$"))).to_be_visible(timeout=LIVE_MS)
 
 
+def test_channel_admin_with_only_post_messages(people: People, server: Server) -> None:
+    """The "Admin rights" dialog grants exactly what is ticked: Ben may post, but Chat info
+    offers him no "Remove" (he lacks ban_users) and the API agrees on his rights."""
+    ann, ben = people.sign_up(name("Ann")), people.sign_up(name("Ben"))
+    cat = api_register(server, name("Cat"))
+    title = name("Tide tables")
+    channel = api_call(server, "channels.create", ann.token, title=title, broadcast=True)
+    api_call(server, "channels.invite", ann.token, channel_id=channel["id"],
+             user_ids=[ben.id, cat["user"]["id"]])
+    # Cat, a full admin, so that Ben's panel lists someone he could remove if he might
+    api_call(server, "channels.editAdmin", ann.token, channel_id=channel["id"],
+             user_id=cat["user"]["id"], rights={"post_messages": True, "ban_users": True})
+
+    ann.open_dialog(title)
+    panel = open_chat_info(ann)
+    member(panel, ben.display_name).get_by_role("button", name="Make admin").click()
+    form = modal(ann, "Admin rights")
+    expect(form.get_by_role("checkbox")).to_have_count(8)
+    assert nameless_controls(ann.page) == [], "Admin rights"
+    for right in ("Change info", "Post messages", "Edit messages", "Delete messages",
+                  "Ban users", "Invite users", "Pin messages", "Add admins"):
+        box = form.get_by_role("checkbox", name=right, exact=True)
+        box.set_checked(right == "Post messages")
+    form.get_by_role("button", name="Save").click()
+    expect(form).to_be_hidden()
+    expect(member(panel, ben.display_name).get_by_role("button", name="Remove admin")
+           ).to_be_visible()
+
+    ben.open_dialog(title)
+    expect(composer(ben)).to_be_visible(timeout=LIVE_MS)
+    ben.send("high tide at 6")
+    ann.expect_message("high tide at 6")
+    panel = open_chat_info(ben)
+    expect(member(panel, cat["user"]["display_name"])).to_have_count(1)
+    expect(member(panel, ann.display_name)).to_have_count(1)
+    expect(panel.get_by_role("button", name="Remove", exact=True)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Make admin")).to_have_count(0)
+
+    admins = api_call(server, "channels.getParticipants", ann.token, channel_id=channel["id"],
+                      filter="admins")
+    rights = next(m["admin_rights"] for m in admins if m["user_id"] == ben.id)
+    assert {k for k, v in rights.items() if v} == {"post_messages"}, rights
+
+
 # --- (c) an invite link -------------------------------------------------------------------------
 
 def test_invite_link_opened_joins_the_group(people: People, server: Server) -> None:

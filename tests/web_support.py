@@ -188,7 +188,8 @@ class Person:
 
 
 def new_context(browser: Browser, **options: Any) -> BrowserContext:
-    context = browser.new_context(locale="en-US", **options)
+    """A browser context in English (en-US) unless options name another locale."""
+    context = browser.new_context(**{"locale": "en-US", **options})
     context.set_default_timeout(WAIT_MS)
     return context
 

@@ -34,6 +34,9 @@ const en = {
   forward: 'Forward', forwardTo: 'Forward to', forwardedFrom: (name) => `Forwarded from ${name}`, forwarded: 'Forwarded',
   commands: 'Commands', pin: 'Pin', unpin: 'Unpin', pinnedMessage: 'Pinned message', invitation: 'Invitation',
   readOnly: 'Only admins post here.', selected: (n) => `${n} selected`,
+  adminRights: 'Admin rights', editRights: 'Edit rights', rightChangeInfo: 'Change info', rightPostMessages: 'Post messages',
+  rightEditMessages: 'Edit messages', rightDeleteMessages: 'Delete messages', rightBanUsers: 'Ban users',
+  rightInviteUsers: 'Invite users', rightPinMessages: 'Pin messages', rightAddAdmins: 'Add admins',
   errors: {
     USERNAME_INVALID: 'A username has 5–32 letters, digits or underscores and starts with a letter.',
     USERNAME_OCCUPIED: 'This username is taken.', PASSWORD_TOO_WEAK: 'This password is too weak.',
@@ -42,6 +45,7 @@ const en = {
     FLOOD_WAIT: 'Too many requests; wait a moment.', NETWORK: 'No connection to the server.',
     CHAT_ADMIN_REQUIRED: 'Only admins can do that.', CHAT_OWNER_REQUIRED: 'Only the owner can do that.',
     INVITE_HASH_INVALID: 'This invite link is not valid.', INVITE_HASH_EXPIRED: 'This invite link has expired.',
+    RIGHT_FORBIDDEN: 'You may grant only rights you hold.',
     USER_ALREADY_PARTICIPANT: 'Already a member.', CHAT_TITLE_EMPTY: 'Give it a name.', CHAT_NOT_FOUND: 'Chat not found.',
   },
 };
@@ -80,6 +84,9 @@ const id = {
   forward: 'Teruskan', forwardTo: 'Teruskan ke', forwardedFrom: (name) => `Diteruskan dari ${name}`, forwarded: 'Diteruskan',
   commands: 'Perintah', pin: 'Sematkan', unpin: 'Lepas sematan', pinnedMessage: 'Pesan tersemat', invitation: 'Undangan',
   readOnly: 'Hanya admin yang mengirim di sini.', selected: (n) => `${n} dipilih`,
+  adminRights: 'Hak admin', editRights: 'Ubah hak', rightChangeInfo: 'Ubah info', rightPostMessages: 'Kirim pesan',
+  rightEditMessages: 'Ubah pesan', rightDeleteMessages: 'Hapus pesan', rightBanUsers: 'Blokir pengguna',
+  rightInviteUsers: 'Undang pengguna', rightPinMessages: 'Sematkan pesan', rightAddAdmins: 'Tambah admin',
   errors: {
     USERNAME_INVALID: 'Nama pengguna terdiri dari 5–32 huruf, angka, atau garis bawah dan diawali huruf.',
     USERNAME_OCCUPIED: 'Nama pengguna ini sudah dipakai.', PASSWORD_TOO_WEAK: 'Kata sandi ini terlalu lemah.',
@@ -88,6 +95,7 @@ const id = {
     FLOOD_WAIT: 'Terlalu banyak permintaan; tunggu sebentar.', NETWORK: 'Tidak ada koneksi ke server.',
     CHAT_ADMIN_REQUIRED: 'Hanya admin yang dapat melakukannya.', CHAT_OWNER_REQUIRED: 'Hanya pemilik yang dapat melakukannya.',
     INVITE_HASH_INVALID: 'Tautan undangan ini tidak valid.', INVITE_HASH_EXPIRED: 'Tautan undangan ini sudah kedaluwarsa.',
+    RIGHT_FORBIDDEN: 'Anda hanya dapat memberi hak yang Anda miliki.',
     USER_ALREADY_PARTICIPANT: 'Sudah menjadi anggota.', CHAT_TITLE_EMPTY: 'Beri nama terlebih dahulu.', CHAT_NOT_FOUND: 'Obrolan tidak ditemukan.',
   },
 };

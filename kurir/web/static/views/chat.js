@@ -129,6 +129,11 @@ export class Conversation {
 
   async start() {
     this.updateHeader();
+    const c = this.chat;
+    if (c && c.role === 'admin' && !c.admin_rights && (c.type === 'channel' || c.type === 'supergroup')) {
+      // the dialog list leaves an admin's rights out; they decide the composer and the actions
+      this.session.call('chats.get', { chat_id: c.id }).then((chat) => { if (!this.dead) this.setChat(chat); }, () => {});
+    }
     if (this.chatId) {
       await this.loadOlder(true);
       this.markRead();

@@ -150,8 +150,44 @@ export async function showInvite(main, hash) {
 }
 
 const isChannel = (chat) => chat.type === 'channel' || chat.type === 'supergroup';
-const GROUP_ADMIN = { change_info: true, delete_messages: true, ban_users: true, invite_users: true, pin_messages: true, manage_topics: true };
+const GROUP_ADMIN = { change_info: true, delete_messages: true, ban_users: true, invite_users: true, pin_messages: true };
 const CHANNEL_ADMIN = { change_info: true, post_messages: true, edit_messages: true, delete_messages: true, invite_users: true };
+// The rights the "Admin rights" dialog offers, in its order; the second is the label's key.
+const RIGHTS = [
+  ['change_info', 'rightChangeInfo'], ['post_messages', 'rightPostMessages', true],
+  ['edit_messages', 'rightEditMessages', true], ['delete_messages', 'rightDeleteMessages'],
+  ['ban_users', 'rightBanUsers'], ['invite_users', 'rightInviteUsers'], ['pin_messages', 'rightPinMessages'],
+  ['add_admins', 'rightAddAdmins'],
+];
+
+/** Whether the viewer holds an admin right in a channel or supergroup (the owner holds all). */
+export function holds(chat, right) {
+  return chat.role === 'owner' || !!(chat.admin_rights && chat.admin_rights[right]);
+}
+
+/** "Admin rights": a checkbox per right (only those the granter holds can be given, as the
+ * server insists), then "Save" -> channels.editAdmin with all eight flags. */
+function adminRightsDialog(main, chat, m, done) {
+  const channel = chat.type === 'channel';
+  const current = m.role === 'admin' && m.admin_rights ? m.admin_rights : (channel ? CHANNEL_ADMIN : GROUP_ADMIN);
+  const boxes = new Map();
+  const list = h('div', { class: 'rights' });
+  for (const [right, label, channelOnly] of RIGHTS) {
+    if (channelOnly && !channel) continue;
+    const mine = holds(chat, right);
+    const box = h('input', { type: 'checkbox', checked: mine && !!current[right], disabled: !mine });
+    boxes.set(right, box);
+    list.append(h('label', { class: 'pick' }, box, h('span', null, t(label))));
+  }
+  formDialog(t('adminRights'), [list], t('save'), async () => {
+    const rights = {};
+    for (const [right] of RIGHTS) rights[right] = !!(boxes.get(right) && boxes.get(right).checked);
+    await main.session.call('channels.editAdmin', { channel_id: chat.id, user_id: m.user_id, rights });
+    done();
+  });
+  const first = list.querySelector('input:not([disabled])');
+  if (first) first.focus();
+}
 
 /** The "Chat info" side panel of a conversation. */
 export class ChatInfo {
@@ -206,8 +242,9 @@ export class ChatInfo {
     const chat = this.chat;
     try {
       if (!isChannel(chat)) return await this.session.call('chats.getMembers', { chat_id: chat.id });
-      return await this.session.call('channels.getParticipants',
-        { channel_id: chat.id, filter: chat.type === 'channel' ? 'admins' : 'recent', limit: 200 });
+      // a channel's subscribers are for admins who may invite (the server's rule); others see its admins
+      const all = chat.type !== 'channel' || holds(chat, 'invite_users');
+      return await this.session.call('channels.getParticipants', { channel_id: chat.id, filter: all ? 'recent' : 'admins', limit: 200 });
     } catch (e) {
       return [];
     }
@@ -228,20 +265,26 @@ export class ChatInfo {
     const mine = m.user_id === this.main.me.id;
     const act = (label, fn) => h('button', { type: 'button', class: 'small', onclick: (e) => this.act(e.currentTarget, fn) }, label);
     const controls = [];
-    if (this.admin && !mine && m.role !== 'owner') {
-      const chat = this.chat;
-      if (m.role === 'admin') {
-        controls.push(act(t('removeAdmin'), () => (isChannel(chat)
-          ? this.session.call('channels.editAdmin', { channel_id: chat.id, user_id: m.user_id, rights: {} })
-          : this.session.call('chats.editAdmin', { chat_id: chat.id, user_id: m.user_id, is_admin: false }))));
-      } else {
-        controls.push(act(t('makeAdmin'), () => (isChannel(chat)
-          ? this.session.call('channels.editAdmin', { channel_id: chat.id, user_id: m.user_id, rights: chat.type === 'channel' ? CHANNEL_ADMIN : GROUP_ADMIN })
-          : this.session.call('chats.editAdmin', { chat_id: chat.id, user_id: m.user_id, is_admin: true }))));
+    const chat = this.chat;
+    const other = !mine && m.role !== 'owner';
+    if (isChannel(chat)) {
+      // channels and supergroups: each admin power needs its right (add_admins, ban_users)
+      if (other && holds(chat, 'add_admins')) {
+        const edit = () => adminRightsDialog(this.main, chat, m, () => this.refresh());
+        if (m.role === 'admin') {
+          controls.push(h('button', { type: 'button', class: 'small', onclick: edit }, t('editRights')));
+          controls.push(act(t('removeAdmin'), () => this.session.call('channels.editAdmin', { channel_id: chat.id, user_id: m.user_id, rights: {} })));
+        } else {
+          controls.push(h('button', { type: 'button', class: 'small', onclick: edit }, t('makeAdmin')));
+        }
       }
-      controls.push(act(t('remove'), () => (isChannel(chat)
-        ? this.session.call('channels.editBanned', { channel_id: chat.id, user_id: m.user_id, banned: { view_messages: true } })
-        : this.session.call('chats.removeMember', { chat_id: chat.id, user_id: m.user_id }))));
+      if (other && holds(chat, 'ban_users')) {
+        controls.push(act(t('remove'), () => this.session.call('channels.editBanned', { channel_id: chat.id, user_id: m.user_id, banned: { view_messages: true } })));
+      }
+    } else if (this.admin && other) {
+      controls.push(act(t(m.role === 'admin' ? 'removeAdmin' : 'makeAdmin'),
+        () => this.session.call('chats.editAdmin', { chat_id: chat.id, user_id: m.user_id, is_admin: m.role !== 'admin' })));
+      controls.push(act(t('remove'), () => this.session.call('chats.removeMember', { chat_id: chat.id, user_id: m.user_id })));
     }
     return h('li', { 'aria-labelledby': nameId },
       avatar(u.display_name, m.user_id),

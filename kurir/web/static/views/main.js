@@ -397,6 +397,13 @@ class Main {
         if (u.user_id === this.me.id && (u.status === 'left' || u.status === 'kicked' || u.status === 'banned')) {
           this.forget(u.chat_id);
         } else {
+          if (u.user_id === this.me.id) {
+            // one's own promotion or demotion: its rights count now (the dialog list omits them)
+            const patch = { role: u.role, admin_rights: u.rights || null };
+            const d = this.dialogs.get(u.chat_id);
+            if (d) Object.assign(d.chat, patch);
+            if (conv && conv.chatId === u.chat_id) conv.setChat({ ...conv.chat, ...patch });
+          }
           this.refreshSoon();
         }
         break;
