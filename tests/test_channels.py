@@ -900,6 +900,12 @@ async def test_dialogs_unread_counts_and_read_markers(make_user) -> None:
     assert (d["chat"]["type"], d["last_message"], d["unread_count"]) == (
         "channel", posts[-1], base + 3)
     assert (await dialog(owner, cid))["unread_count"] == 0  # one's own posts
+    # the dialog's chat is the chat as chats.get gives it: the owner's rights, none for a
+    # plain subscriber
+    owners = await dialog(owner, cid)
+    assert owners["chat"] == await owner("chats.get", chat_id=cid)
+    assert owners["chat"]["admin_rights"]["post_messages"] is True
+    assert "admin_rights" not in d["chat"]
     # a private chat that moves later comes first in the list
     await friend("messages.send", user_id=sub.id, text="hi", random_id=rid())
     assert [x["chat"]["type"] for x in (await sub("messages.getDialogs"))[:2]] == [

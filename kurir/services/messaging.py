@@ -509,10 +509,13 @@ class Messaging:
                 title = names[peer].display_name if peer and peer in names else None
                 history_from = int(member[3])
                 outbox = None if c.is_channel else chats.read_outbox(tx, c.id, caller)
-                # a basic group has at most 200 members: counting them is cheap
-                count = chats.member_count(tx, c.id) if c.type == "group" else None
-                chat = chats.to_chat(c, caller, title=title, member=member, member_count=count,
-                                     read_outbox_max_id=outbox)
+                if c.is_channel:  # with the caller's rights there, as chats.get gives them
+                    chat = channel_view(tx, c, caller)
+                else:
+                    # a basic group has at most 200 members: counting them is cheap
+                    count = chats.member_count(tx, c.id) if c.type == "group" else None
+                    chat = chats.to_chat(c, caller, title=title, member=member,
+                                         member_count=count, read_outbox_max_id=outbox)
                 out.append(Dialog(
                     chat=chat,
                     last_message=messages.last_visible(tx, c.id, caller, history_from),
