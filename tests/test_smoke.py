@@ -36,7 +36,7 @@ async def test_the_web_app_is_served_with_a_strict_policy(http: httpx.AsyncClien
         assert "unsafe-inline" not in policy
     shell = (await http.get("/")).text
     for src in ("/static/app.js", "/static/style.css"):
-        if src in shell:
-            assert (await http.get(src)).status_code == 200, src
+        assert src in shell
+        assert (await http.get(src)).status_code == 200, src
     assert (await http.get("/static/no-such-file.js")).status_code == 404
     assert (await http.get("/static/../app.py")).status_code == 404

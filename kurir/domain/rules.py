@@ -120,3 +120,10 @@ def check_reaction(emoji: str) -> str:
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so user input matches literally (used with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def check_caption(caption: str) -> str:
+    """A media message's caption: empty, or at most CAPTION_MAX characters."""
+    if len(caption) > CAPTION_MAX:
+        raise errors.MESSAGE_TOO_LONG(f"a caption has at most {CAPTION_MAX} characters")
+    return caption

@@ -30,6 +30,13 @@ UPDATE_KINDS = frozenset({
     "message", "edited_message", "channel_post", "edited_channel_post", "callback_query",
     "my_chat_member", "chat_member", "message_reaction",
 })
+# every kind the Bot API names: allowed_updates may list these (kurir makes UPDATE_KINDS)
+ALL_UPDATE_KINDS = UPDATE_KINDS | {
+    "inline_query", "chosen_inline_result", "shipping_query", "pre_checkout_query", "poll",
+    "poll_answer", "chat_join_request", "message_reaction_count", "chat_boost",
+    "removed_chat_boost", "business_message", "business_connection", "edited_business_message",
+    "deleted_business_messages", "purchased_paid_media",
+}
 
 J = dict[str, Any]
 

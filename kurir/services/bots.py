@@ -33,11 +33,12 @@ from kurir.live import Hub
 from kurir.services import access
 from kurir.services.accounts import Accounts, token_hash
 from kurir.services.botobjects import (
-    UPDATE_KINDS,
+    ALL_UPDATE_KINDS,
     BotView,
     Lookup,
     chat_obj,
     decode_update,
+    full_chat_obj,
     message_obj,
     translate,
     user_obj,
@@ -414,15 +415,7 @@ class Bots:
         of one bot would each get half of its updates.
         """
         if allowed is not None:
-            unknown = set(allowed) - UPDATE_KINDS - {"inline_query", "chosen_inline_result",
-                                                     "shipping_query", "pre_checkout_query",
-                                                     "poll", "poll_answer", "chat_join_request",
-                                                     "message_reaction_count", "chat_boost",
-                                                     "removed_chat_boost", "business_message",
-                                                     "business_connection",
-                                                     "edited_business_message",
-                                                     "deleted_business_messages",
-                                                     "purchased_paid_media"}
+            unknown = set(allowed) - ALL_UPDATE_KINDS
             if unknown:
                 raise errors.BAD_REQUEST(f"Bad Request: unknown update type {sorted(unknown)[0]}")
         deadline = time.monotonic() + max(0.0, timeout)
@@ -453,11 +446,6 @@ class Bots:
         before = int(time.time()) - older_than
         return await self._db.write(lambda tx: tx.execute(
             "DELETE FROM bot_updates WHERE date < ?", (before,)))
-
-    async def pending(self, bot_id: int) -> int:
-        row = await self._db.read(lambda tx: tx.one(
-            "SELECT COUNT(*) FROM bot_updates WHERE bot_id = ?", (bot_id,)))
-        return int(row[0]) if row else 0
 
     # webhooks -----------------------------------------------------------------------------
     async def set_webhook(self, bot_id: int, url: str, secret: str, max_connections: int,
@@ -562,7 +550,6 @@ class Bots:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=30, follow_redirects=False)
         backoff = 0.0
-        now = int(time.time())
 
         def batch(tx: Tx) -> tuple[str, str, list[tuple[int, str]]]:
             bot = _locked(tx, bot_id)
@@ -587,8 +574,11 @@ class Bots:
                 if not queued:
                     await waker.wait(30)
                     continue
+                # where the URL leads is checked again for each batch (its name may have come
+                # to point elsewhere since setWebhook), not for each update
+                refused = await self._refused(url)
                 for update_id, body in queued:
-                    error = await self._post(url, secret, body)
+                    error = refused or await self._post(url, secret, body)
                     now = int(time.time())
                     if error is None:
                         backoff = 0.0
@@ -603,12 +593,15 @@ class Bots:
                     await waker.wait(backoff)  # a new setWebhook wakes it early
                     break
 
-    async def _post(self, url: str, secret: str, body: str) -> str | None:
-        """None when delivered, else what went wrong."""
+    async def _refused(self, url: str) -> str | None:
         try:
             await self.check_webhook_url(url)
         except errors.ApiError as e:
             return e.message
+        return None
+
+    async def _post(self, url: str, secret: str, body: str) -> str | None:
+        """None when delivered, else what went wrong."""
         headers = {"Content-Type": "application/json"}
         if secret:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
@@ -689,8 +682,6 @@ class Bots:
         return await self._db.read(txn)
 
     async def render_chat(self, bot_id: int, chat_id: int, full: bool) -> dict[str, Any]:
-        from kurir.services.botobjects import full_chat_obj
-
         def txn(tx: Tx) -> dict[str, Any]:
             lk = Lookup(tx)
             chat = lk.chat(chat_id)
@@ -718,12 +709,11 @@ class Bots:
                 raise errors.CHAT_NOT_FOUND("Bad Request: chat not found")
             if other.is_bot:
                 raise errors.USER_IS_BOT("Forbidden: bot can't send messages to bots")
-            lo, hi = sorted((bot_id, user_id))
-            row = tx.one("SELECT id FROM chats WHERE private_lo = ? AND private_hi = ?", (lo, hi))
-            if row is None:
+            found = chats.find_private(tx, bot_id, user_id)
+            if found is None:
                 raise errors.BOT_CANT_INITIATE("Forbidden: bot can't initiate conversation"
                                                " with a user")
-            return int(row[0])
+            return found
 
         chat_id = await self._db.read(txn)
         if len(self._private) >= 100_000:
@@ -736,10 +726,10 @@ class Bots:
         key = rules.username_key(username.lstrip("@"))
 
         def txn(tx: Tx) -> int:
-            row = tx.one("SELECT id FROM chats WHERE lower(username) = ?", (key,))
-            if row is None:
+            found = channels.by_username(tx, key)
+            if found is None:
                 raise errors.CHAT_NOT_FOUND("Bad Request: chat not found")
-            return int(row[0])
+            return found
 
         return await self._db.read(txn)
 

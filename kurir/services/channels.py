@@ -203,10 +203,6 @@ class Channels:
         return channel_view(tx, c, viewer)
 
     # joining and leaving ------------------------------------------------------------------
-    def _join_txn(self, tx: Tx, chat: ChatRow, user_id: int, inviter: int | None,
-                  now: int, by_link: bool = False) -> tuple[list[Appended], int]:
-        return join_txn(tx, chat, user_id, inviter, now, by_link)
-
     async def join(self, caller: int, channel_id: int | None, username: str | None) -> Chat:
         now = _now()
 
@@ -222,7 +218,7 @@ class Channels:
                 if member is None:
                     raise errors.CHAT_NOT_FOUND("chat not found")
                 raise errors.CHAT_FORBIDDEN("a private chat is joined by an invite link")
-            out, pts = self._join_txn(tx, chat, caller, None, now)
+            out, pts = join_txn(tx, chat, caller, None, now)
             return self._chat(tx, chat.id, caller), out, pts
 
         chat, out, pts = await self._db.write(txn)
@@ -235,7 +231,7 @@ class Channels:
         """A join made inside another transaction (an invite link spent, a group upgraded)."""
         chat = channels.get_locked(tx, chat_id)
         assert chat is not None and chat.is_channel
-        return self._join_txn(tx, chat, user_id, inviter, now, by_link)
+        return join_txn(tx, chat, user_id, inviter, now, by_link)
 
     def join_invited(self, tx: Tx, chat_id: int, caller: int, inviter: int,
                      now: int) -> tuple[Chat, list[Appended], int]:
@@ -266,7 +262,7 @@ class Channels:
                     raise errors.USER_BANNED_IN_CHANNEL("that user is banned from this chat")
                 if member is not None and member.status == "kicked":
                     channels.set_banned_status(tx, chat.id, uid, "left", 0, 0)  # lifted
-                pushes, pts = self._join_txn(tx, chats.get(tx, chat.id) or chat, uid, caller,
+                pushes, pts = join_txn(tx, chats.get(tx, chat.id) or chat, uid, caller,
                                              now)
                 out += pushes
                 follows.append((uid, pts))
@@ -319,7 +315,7 @@ class Channels:
             if (target is None or not target.active) and rights and _is_bot(tx, user_id):
                 # as Telegram: a bot comes into a channel by being made its admin
                 require_right(actor, AdminRights.ADD_ADMINS)
-                out, joined = self._join_txn(tx, chat, user_id, caller, now)
+                out, joined = join_txn(tx, chat, user_id, caller, now)
                 target, _ = _member(tx, chat, user_id)
             check_grant(actor, caller, target, user_id, rights)
             assert target is not None

@@ -113,11 +113,13 @@ class Media:
     async def send(self, caller: int, chat_id: int | None, user_id: int | None, file_id: str,
                    kind: str, caption: str, random_id: int,
                    entities: list[MessageEntity] | None = None, reply_to: int | None = None,
-                   topic_id: int | None = None, attrs: Attributes | None = None) -> Message:
-        check_caption(caption)
+                   topic_id: int | None = None, attrs: Attributes | None = None,
+                   reply_markup: dict[str, object] | None = None) -> Message:
+        rules.check_caption(caption)
         media = await self._describe(caller, file_id, kind, attrs or Attributes())
         return await self._messaging.send(caller, chat_id, user_id, caption, random_id,
-                                          reply_to, entities, media=media, topic_id=topic_id)
+                                          reply_to, entities, media=media,
+                                          reply_markup=reply_markup, topic_id=topic_id)
 
     async def send_album(
         self, caller: int, chat_id: int | None, user_id: int | None,
@@ -133,15 +135,10 @@ class Media:
         album_id = secrets.randbits(62) + 1
         posts: list[tuple[str, list[MessageEntity], dict[str, object] | None, int]] = []
         for file_id, kind, caption, entities, random_id in items:
-            check_caption(caption)
+            rules.check_caption(caption)
             media = await self._describe(caller, file_id, kind, Attributes())
             media["album_id"] = album_id
             posts.append((caption, entity_rules.check_entities(caption, entities), media,
                           random_id))
         return await self._messaging.send_many(caller, chat_id, user_id, posts, reply_to,
                                                None, topic_id)
-
-
-def check_caption(caption: str) -> None:
-    if len(caption) > rules.CAPTION_MAX:
-        raise errors.MESSAGE_TOO_LONG(f"a caption has at most {rules.CAPTION_MAX} characters")

@@ -31,11 +31,6 @@ T = TypeVar("T")
 KEEP = object()  # "leave as it is", where None means "remove"
 
 
-def media_caption_check(caption: str) -> None:
-    if len(caption) > rules.CAPTION_MAX:
-        raise errors.MESSAGE_TOO_LONG(f"a caption has at most {rules.CAPTION_MAX} characters")
-
-
 def _now() -> int:
     return int(time.time())
 
@@ -292,7 +287,7 @@ class Messaging:
                 if msg.media is None:
                     rules.check_message_text(text)
                 else:
-                    media_caption_check(text)
+                    rules.check_caption(text)
                 new_text, ents = text, entity_rules.check_entities(text, entities)
             markup = msg.reply_markup
             if reply_markup is not KEEP:

@@ -54,12 +54,19 @@ def create(tx: Tx, type_: str, title: str, creator_id: int, now: int) -> int:
     return int(row[0])
 
 
+def find_private(tx: Tx, a: int, b: int) -> int | None:
+    """The private chat of users a and b, if there is one."""
+    row = tx.one("SELECT id FROM chats WHERE private_lo = ? AND private_hi = ?",
+                 (min(a, b), max(a, b)))
+    return int(row[0]) if row else None
+
+
 def private_chat(tx: Tx, a: int, b: int, now: int) -> int:
     """The private chat of users a and b, created if it does not exist yet."""
     lo, hi = min(a, b), max(a, b)
-    row = tx.one("SELECT id FROM chats WHERE private_lo = ? AND private_hi = ?", (lo, hi))
-    if row:
-        return int(row[0])
+    found = find_private(tx, a, b)
+    if found is not None:
+        return found
     row = tx.one(
         "INSERT INTO chats (type, title, created, last_date, private_lo, private_hi)"
         " VALUES ('private', '', ?, ?, ?, ?) ON CONFLICT (private_lo, private_hi) DO NOTHING"
@@ -67,9 +74,9 @@ def private_chat(tx: Tx, a: int, b: int, now: int) -> int:
         (now, now, lo, hi),
     )
     if row is None:  # created meanwhile by the other side
-        row = tx.one("SELECT id FROM chats WHERE private_lo = ? AND private_hi = ?", (lo, hi))
-        assert row is not None
-        return int(row[0])
+        found = find_private(tx, a, b)
+        assert found is not None
+        return found
     chat_id = int(row[0])
     tx.executemany(
         "INSERT INTO chat_members (chat_id, user_id, role, status, joined)"

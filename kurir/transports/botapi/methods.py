@@ -510,15 +510,11 @@ def _send_media(kind: str) -> Handler:
 
         async def send(reply_to: int | None) -> Message:
             try:
-                msg = await c.ctx.services.media.send(c.bot_id, t.chat_id, None, file_id, kind,
-                                                      caption, _rid(), ents, reply_to, topic,
-                                                      attrs)
+                return await c.ctx.services.media.send(
+                    c.bot_id, t.chat_id, None, file_id, kind, caption, _rid(), ents, reply_to,
+                    topic, attrs, reply_markup)
             except errors.FILE_ID_INVALID:
                 raise bad("wrong file identifier/HTTP URL specified") from None
-            if reply_markup is not None:
-                msg = await c.ctx.services.messaging.edit(c.bot_id, msg.chat_id, msg.id, None,
-                                                          None, reply_markup)
-            return msg
 
         return await _send(c, t, send)
 
@@ -540,10 +536,9 @@ async def send_media_group(c: Call) -> list[J]:
             value = c.files.get(value[9:])
         file_id = await _file_id(c, value, str(item["type"]))
         caption = str(item.get("caption") or "")
-        ents = (formatting.parse(caption, item["parse_mode"])[1] if item.get("parse_mode")
-                and caption else _entities(item.get("caption_entities")))
+        ents = _entities(item.get("caption_entities"))
         if item.get("parse_mode") and caption:
-            caption = formatting.parse(caption, item["parse_mode"])[0]
+            caption, ents = formatting.parse(caption, item["parse_mode"])
         items.append((file_id, str(item["type"]), caption, ents, _rid()))
     c.ctx.limits.take(c.bot_id, t.chat_id, t.private, len(items))
     reply_to, _ = _reply_to(c)

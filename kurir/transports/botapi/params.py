@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from kurir.domain import errors
 from kurir.transports.botapi.schema import METHODS
+from kurir.transports.http import read_body
 
 MAX_FORM_FILES = 12  # sendMediaGroup: ten items, and their thumbnails
 _decoder = msgspec.json.Decoder()
@@ -34,7 +35,7 @@ async def read(request: Request, max_body: int) -> tuple[dict[str, Any], dict[st
         return raw, files
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
-        raise errors.PAYLOAD_TOO_LARGE("Request Entity Too Large")
+        raise errors.PAYLOAD_TOO_LARGE("Request Entity Too Large")  # a form, before parsing
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
@@ -47,11 +48,7 @@ async def read(request: Request, max_body: int) -> tuple[dict[str, Any], dict[st
             else:
                 raw[key] = value
         return raw, files
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body:
-            raise errors.PAYLOAD_TOO_LARGE("Request Entity Too Large")
+    body = await read_body(request, max_body)
     if body.strip():
         try:
             data = _decoder.decode(body)
