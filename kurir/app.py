@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -27,7 +30,9 @@ from kurir.api.context import Services
 from kurir.api.openapi import document
 from kurir.api.registry import Registry
 from kurir.blobs.local import LocalBlobs
+from kurir.bus import default_prefix, open_bus
 from kurir.bus.memory import MemoryBus
+from kurir.bus.port import Bus
 from kurir.config import Config
 from kurir.domain import errors
 from kurir.domain.ratelimit import RateLimiter
@@ -60,6 +65,25 @@ SWEEP_EVERY = 600  # seconds between looks for abandoned uploads and stale bot u
 BOT_UPDATES_KEPT = 86400  # as Telegram: a bot's updates wait for it at most a day
 
 
+CONFIG_ENV = "KURIR_SERVE_SETTINGS"  # the settings `kurir serve --workers N` hands down
+
+
+def config_to_env(config: Config) -> str:
+    values = dataclasses.asdict(config)
+    values.pop("extra", None)
+    return json.dumps(values)
+
+
+def app_from_env() -> Starlette:
+    """The app of one of `kurir serve --workers N`'s processes."""
+    from kurir.config import load
+    from kurir.logs import setup as setup_logs
+
+    config = load(None, json.loads(os.environ[CONFIG_ENV]), environ={})
+    setup_logs(config.log_level, config.log_json)
+    return build_app(config)
+
+
 def open_database(config: Config) -> SqliteDatabase | PostgresDatabase:
     if config.engine == "postgres":
         return PostgresDatabase(config.database_url, pool_size=config.db_pool_size)
@@ -75,12 +99,24 @@ class Kurir:
     services: Services
     registry: Registry
     hub: Hub
+    bus: Bus
+    presence: Presence
+
+    @property
+    def alone(self) -> bool:
+        """No broker: this process is the only one serving this database."""
+        return isinstance(self.bus, MemoryBus)
 
 
 def build_core(config: Config) -> Kurir:
     db = open_database(config)
-    bus = MemoryBus()
-    hub = Hub(bus)
+    # a process's name among its peers: named in the online table and in button presses
+    node_id = secrets.randbits(31) + 1
+    bus = open_bus(config.broker_url,
+                   config.broker_prefix or default_prefix(config.database_url or
+                                                          os.path.abspath(config.sqlite_path)),
+                   f"kurir-{node_id}")
+    hub = Hub(bus, node_id)
     hasher = PasswordHasher(memory_cost=config.argon2_memory_kib, time_cost=config.argon2_time_cost)
     channels = Channels(db, hub)
     files = Files(db, LocalBlobs(os.path.join(config.data_dir, "files")), config.max_file_size,
@@ -98,7 +134,8 @@ def build_core(config: Config) -> Kurir:
         threads=Threads(db, hub),
         sync=Sync(db, config.channel_difference_too_long),
         bots=Bots(db, hub, accounts, callback_timeout=config.bot_callback_timeout,
-                  webhook_networks=config.bot_webhook_networks),
+                  webhook_networks=config.bot_webhook_networks,
+                  webhook_lease=3 * config.node_dead_after),
     )
     registry = Registry(
         [*accounts_api.methods(services), *messages_api.methods(services),
@@ -106,7 +143,8 @@ def build_core(config: Config) -> Kurir:
          *threads_api.methods(services), *files_api.methods(services),
          *bots_api.methods(services)]
     )
-    return Kurir(config, db, services, registry, hub)
+    return Kurir(config, db, services, registry, hub, bus, Presence(db, hub, node_id,
+                                                                     config.node_dead_after))
 
 
 def build_app(config: Config) -> Starlette:
@@ -130,13 +168,13 @@ def build_app(config: Config) -> Starlette:
         BotContext(core.services, core.services.bots, bot_limits, config.public_url.rstrip("/")),
         metrics, config.bot_upload_max_bytes)
     ws = WsEndpoint(core.registry, core.services.accounts, core.services.sync, core.hub,
-                    Presence(db, core.hub), metrics)
+                    core.presence, metrics)
 
     async def openapi_json(request: Request) -> Response:
         return Response(openapi, media_type="application/json")
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "node": core.hub.node_id, "pid": os.getpid()})
 
     async def readyz(request: Request) -> Response:
         def ping(tx) -> bool:  # type: ignore[no-untyped-def]
@@ -179,15 +217,21 @@ def build_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await core.db.open()
+        await core.bus.start()
+        await core.presence.start(alone=core.alone)
         sweeper = asyncio.create_task(sweep_uploads())
         await core.services.bots.start_all_webhooks()
-        log.info("kurir ready on %s (%s)", config.engine,
-                 config.sqlite_path if config.engine == "sqlite" else "postgresql")
+        log.info("kurir ready on %s (%s), %s, node %d, pid %d", config.engine,
+                 config.sqlite_path if config.engine == "sqlite" else "postgresql",
+                 "alone" if core.alone else "broker " + config.broker_url.split("://")[0],
+                 core.hub.node_id, os.getpid())
         try:
             yield
         finally:
             sweeper.cancel()
             await core.services.bots.stop()
+            await core.presence.stop()
+            await core.bus.close()
             await core.db.close()
 
     app = Starlette(

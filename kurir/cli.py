@@ -35,6 +35,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (env KURIR_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env KURIR_PORT, default 8080)")
     serve.add_argument("--log-level", help="debug, info, warning (env KURIR_LOG_LEVEL)")
+    serve.add_argument("--workers", type=int, help="processes serving the one port (env"
+                       " KURIR_WORKERS, default 1; more need PostgreSQL and --broker-url)")
+    serve.add_argument("--broker-url", help="redis://… or nats://… between server processes"
+                       " (env KURIR_BROKER_URL; default none: one process)")
 
     admin = sub.add_parser("admin", help="administer users")
     _common(admin)
@@ -86,6 +90,8 @@ def _config(args: argparse.Namespace) -> Config:
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "log_level": getattr(args, "log_level", None),
+        "workers": getattr(args, "workers", None),
+        "broker_url": getattr(args, "broker_url", None),
     }
     return load(args.config or os.environ.get("KURIR_CONFIG"), overrides)
 
@@ -93,14 +99,23 @@ def _config(args: argparse.Namespace) -> Config:
 def serve(config: Config) -> None:
     import uvicorn
 
-    from kurir.app import build_app
+    from kurir.app import CONFIG_ENV, build_app, config_to_env
 
     setup_logs(config.log_level, config.log_json)
-    uvicorn.run(
-        build_app(config), host=config.host, port=config.port, log_level=config.log_level,
+    options: dict[str, Any] = dict(
+        host=config.host, port=config.port, log_level=config.log_level,
         access_log=config.access_log, lifespan="on", ws_max_size=config.max_body_bytes,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=5, ws=config.ws_impl,
     )
+    if config.workers == 1:
+        uvicorn.run(build_app(config), **options)
+        return
+    # N processes accept on the one socket uvicorn binds here; each builds its app from the
+    # settings handed down in the environment, and a worker that dies is started again
+    import os
+
+    os.environ[CONFIG_ENV] = config_to_env(config)
+    uvicorn.run("kurir.app:app_from_env", factory=True, workers=config.workers, **options)
 
 
 async def _admin(config: Config, args: argparse.Namespace) -> int:
@@ -110,6 +125,7 @@ async def _admin(config: Config, args: argparse.Namespace) -> int:
 
     core = build_core(config)
     await core.db.open()
+    await core.bus.start()  # a token revoked here is dropped by running servers at once
     try:
         accounts = core.services.accounts
         if args.command == "bot":
@@ -137,6 +153,7 @@ async def _admin(config: Config, args: argparse.Namespace) -> int:
         print(f"error: {e.type}: {e.message}", file=sys.stderr)
         return 1
     finally:
+        await core.bus.close()
         await core.db.close()
 
 

@@ -27,6 +27,17 @@ class Config:
     database_url: str = ""
     sqlite_synchronous: str = "normal"
     db_pool_size: int = 8
+    # the broker between server processes: empty for none (one process), redis://host:6379/0
+    # (pub/sub) or nats://host:4222 (core NATS); many processes need PostgreSQL and a broker
+    broker_url: str = ""
+    # topics are named <prefix><topic>; empty: from the database's URL, so that clusters on
+    # different databases can share one broker
+    broker_prefix: str = ""
+    # a server process that has not refreshed its heartbeat for this many seconds is taken
+    # for dead by the others: the users it held go offline
+    node_dead_after: int = 20
+    # `kurir serve --workers N`: N processes on one port (PostgreSQL and a broker needed)
+    workers: int = 1
     max_body_bytes: int = 1 << 20
     # files: the largest one (Telegram's 2 GiB), and what each user may store in all
     max_file_size: int = 2 << 30
@@ -58,6 +69,9 @@ class Config:
     bot_upload_max_bytes: int = 50 << 20
     bot_callback_timeout: float = 10.0
     bot_webhook_networks: str = ""
+    # uvicorn's WebSocket implementation: websockets-sansio (no task of its own per socket),
+    # websockets (three tasks per socket), wsproto
+    ws_impl: str = "websockets-sansio"
     log_level: str = "info"
     log_json: bool = False
     access_log: bool = False
@@ -124,4 +138,14 @@ def load(config_file: str | None = None, overrides: dict[str, Any] | None = None
             values[name] = _coerce(name, value)
     config = dataclasses.replace(Config(), **values)
     _ = config.engine  # fail now on a bad URL
+    if config.broker_url and not config.broker_url.startswith(
+            ("redis://", "rediss://", "unix://", "nats://", "tls://", "memory:")):
+        raise ConfigError(f"unsupported broker_url {config.broker_url!r}:"
+                          " redis://… or nats://…")
+    if config.workers < 1:
+        raise ConfigError("workers: at least 1")
+    if config.workers > 1 and (config.engine != "postgres" or not config.broker_url
+                               or config.broker_url == "memory:"):
+        raise ConfigError("workers > 1 needs PostgreSQL (database_url) and a broker"
+                          " (broker_url): processes share nothing else")
     return config

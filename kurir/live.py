@@ -6,13 +6,19 @@ handed to the connections here (`Listener`), which keep their own pts order (see
 
 A user's topic carries their updates and control messages (a session ended; they joined or
 left a channel, so their connections start or stop following it). A channel's topic
-carries its updates once, however many of its members are connected.
+carries its updates once, however many of its members are connected. Every process also
+hears the global topic (a session ended anywhere: its cached token goes) and its own node
+topic (a bot's answer to a button pressed on a socket of this process).
+
+With a broker, following starts only once the broker has the subscription: `settled` waits
+for that, and a connection reads the log after it. After a broker outage every listener is
+told to `on_resync`: read the log for what the outage may have swallowed.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import msgspec
@@ -21,6 +27,7 @@ from kurir.bus.port import Bus
 from kurir.storage.updates import Appended, with_pts
 
 UPDATE, EVENT, SESSION_END, JOINED, LEFT = b"U", b"E", b"S", b"J", b"L"
+GLOBAL = "g"
 _q = struct.Struct(">q")
 _qq = struct.Struct(">qq")
 _enc = msgspec.json.Encoder()
@@ -39,6 +46,10 @@ def channel_topic(chat_id: int) -> str:
     return f"c{chat_id}"
 
 
+def node_topic(node_id: int) -> str:
+    return f"n{node_id}"
+
+
 class Listener(Protocol):
     session_id: int
 
@@ -54,13 +65,28 @@ class Listener(Protocol):
 
     def on_session_end(self) -> None: ...
 
+    def on_resync(self) -> None: ...
+
 
 class Hub:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, node_id: int = 0) -> None:
         self._bus = bus
+        self.node_id = node_id
         self._users: dict[int, set[Listener]] = {}
         self._channels: dict[int, set[Listener]] = {}
-        bus.set_receiver(self._deliver)
+        # told of every session that ends anywhere (the token caches)
+        self.session_end_listeners: list[Callable[[int], None]] = []
+        # what a message on this node's topic, or on the global one, is for, by its first
+        # byte
+        self.node_handlers: dict[bytes, Callable[[bytes], None]] = {}
+        self.global_handlers: dict[bytes, Callable[[bytes], None]] = {}
+        bus.set_receiver(self._deliver, self._resync)
+        bus.subscribe(GLOBAL)
+        bus.subscribe(node_topic(node_id))
+
+    async def settled(self) -> None:
+        """Until what was followed so far is followed at the broker too."""
+        await self._bus.settled()
 
     # publishing ---------------------------------------------------------------------------
     def updates(self, appended: Appended) -> None:
@@ -79,7 +105,15 @@ class Hub:
         self._bus.publish([(user_topic(u), frame) for u in user_ids])
 
     def session_ended(self, user_id: int, session_id: int) -> None:
-        self._bus.publish([(user_topic(user_id), SESSION_END + _q.pack(session_id))])
+        self._bus.publish([(user_topic(user_id), SESSION_END + _q.pack(session_id)),
+                           (GLOBAL, SESSION_END + _q.pack(session_id))])
+
+    def to_node(self, node_id: int, kind: bytes, payload: bytes) -> None:
+        self._bus.publish([(node_topic(node_id), kind + payload)])
+
+    def to_all(self, kind: bytes, payload: bytes) -> None:
+        """To every process, this one included."""
+        self._bus.publish([(GLOBAL, kind + payload)])
 
     def channel_joined(self, user_id: int, chat_id: int, pts: int) -> None:
         """The user's connections follow the channel from `pts` on (what is above it is
@@ -132,8 +166,26 @@ class Hub:
     def connection_count(self) -> int:
         return sum(len(g) for g in self._users.values())
 
+    def _resync(self) -> None:
+        for group in list(self._users.values()):
+            for listener in tuple(group):
+                listener.on_resync()
+
     def _deliver(self, topic: str, data: bytes) -> None:
         kind = data[:1]
+        if topic[0] == "n":
+            handler = self.node_handlers.get(kind)
+            if handler is not None:
+                handler(data[1:])
+            return
+        if topic == GLOBAL:
+            if kind == SESSION_END:
+                sid = _q.unpack_from(data, 1)[0]
+                for forget in self.session_end_listeners:
+                    forget(sid)
+            elif (handler := self.global_handlers.get(kind)) is not None:
+                handler(data[1:])
+            return
         if topic[0] == "c":
             chat_id, pts = _qq.unpack_from(data, 1)
             body = data[17:]

@@ -326,3 +326,23 @@ async def test_racing_registrations_of_one_username(http: httpx.AsyncClient) -> 
             (r.status_code, r.json()["error"]["type"] if r.status_code != 200 else "OK")
             for (n, _), r in zip(jobs, results, strict=True) if n == name)
         assert codes == {(200, "OK"): 1, (400, "USERNAME_OCCUPIED"): 8}, (name, codes)
+
+
+async def test_a_message_sent_as_a_socket_opens_is_pushed(
+    make_user: Callable[..., Any], server: Any
+) -> None:
+    """A socket opened without ?pts starts at the user's pts when it opened: a message sent
+    the moment the client sees it open is pushed, never counted as already had."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    alice = await make_user("Alice")
+    for i in range(20):
+        bob = await make_user("Bob")
+        async with connect(f"{server.ws_url}/api/v1/ws?token={bob.token}") as ws:
+            sent = await alice("messages.send", user_id=bob.id, text=f"now {i}",
+                               random_id=secrets.randbits(62))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert frame["update"]["type"] == "new_message"
+            assert frame["update"]["message"] == sent and frame["update"]["pts"] == 1

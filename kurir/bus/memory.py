@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kurir.bus.port import Deliver
+from kurir.bus.port import Deliver, Resync
 
 
 class MemoryBus:
@@ -14,7 +14,7 @@ class MemoryBus:
         self._deliver: Deliver | None = None
         self._subscribed: set[str] = set()
 
-    def set_receiver(self, deliver: Deliver) -> None:
+    def set_receiver(self, deliver: Deliver, resync: Resync) -> None:
         self._deliver = deliver
 
     async def start(self) -> None:
@@ -42,3 +42,6 @@ class MemoryBus:
 
     def unsubscribe(self, topic: str) -> None:
         self._subscribed.discard(topic)
+
+    async def settled(self) -> None:
+        pass

@@ -15,6 +15,7 @@ from kurir.domain import errors, rules
 from kurir.domain.ratelimit import RateLimiter
 from kurir.domain.types import AuthResult, Session, User
 from kurir.live import Hub
+from kurir.storage import nodes
 from kurir.storage import users as q
 from kurir.storage.port import Conflict, Database, Tx
 
@@ -51,6 +52,8 @@ class Accounts:
         self._dummy_hash = hasher.hash(_DUMMY_PASSWORD)
         self._tokens: dict[bytes, tuple[Caller, float, int]] = {}
         self._token_cache_seconds = token_cache_seconds
+        self._session_tokens: dict[int, bytes] = {}  # session id -> its cached token's hash
+        hub.session_end_listeners.append(self._forget_session)  # ended on any process
         # A guesser at one account is slowed after 5 failures a minute; one address gets a
         # larger budget over all accounts, so an attack on one name from a shared address
         # (a NAT, a campus) does not lock everyone else there out.
@@ -157,6 +160,8 @@ class Accounts:
             caller = Caller(uid, sid, is_bot)
             if len(self._tokens) > 100_000:
                 self._tokens.clear()
+                self._session_tokens.clear()
+            self._session_tokens[sid] = h
             expires = now + self._token_cache_seconds
         wall = int(time.time())
         if wall - last_active >= TOUCH_EVERY:
@@ -166,9 +171,9 @@ class Accounts:
         return caller
 
     def _forget_session(self, session_id: int) -> None:
-        for h, (caller, _, _) in list(self._tokens.items()):
-            if caller.session_id == session_id:
-                del self._tokens[h]
+        h = self._session_tokens.pop(session_id, None)
+        if h is not None:
+            self._tokens.pop(h, None)
 
     async def logout(self, caller: Caller) -> bool:
         await self.terminate_session(caller, caller.session_id)
@@ -264,19 +269,19 @@ class Accounts:
 
     # users --------------------------------------------------------------------------------
     async def get_user(self, user_id: int | None, username: str | None) -> User:
-        if user_id is not None:
-            user = await self._db.read(q.by_id, user_id)
-        elif username is not None:
-            user = await self._db.read(q.by_username, rules.username_key(username.lstrip("@")))
-        else:
+        if user_id is None and username is None:
             raise errors.BAD_REQUEST("give user_id or username")
+
+        def txn(tx: Tx) -> User | None:
+            if user_id is not None:
+                user = q.by_id(tx, user_id)
+            else:
+                user = q.by_username(tx, rules.username_key((username or "").lstrip("@")))
+            return _with_presence(tx, [user])[0] if user is not None else None
+
+        user = await self._db.read(txn)
         if user is None:
             raise errors.USER_NOT_FOUND("no such user")
-        return self.with_presence(user)
-
-    def with_presence(self, user: User) -> User:
-        if self._hub.is_online(user.id):
-            user.online = True
         return user
 
     async def search_users(self, query: str, limit: int) -> list[User]:
@@ -284,8 +289,8 @@ class Accounts:
         if not query:
             raise errors.QUERY_TOO_SHORT("the query is empty")
         esc = rules.escape_like(query)
-        found = await self._db.read(q.search, esc + "%", "%" + esc + "%", limit)
-        return [self.with_presence(u) for u in found]
+        return await self._db.read(
+            lambda tx: _with_presence(tx, q.search(tx, esc + "%", "%" + esc + "%", limit)))
 
     # admin (the CLI) ----------------------------------------------------------------------
     async def admin_create_user(self, username: str, password: str, display_name: str) -> User:
@@ -295,3 +300,12 @@ class Accounts:
 
     async def admin_list_users(self, after_id: int, limit: int) -> list[User]:
         return await self._db.read(q.list_all, after_id, limit)
+
+
+def _with_presence(tx: Tx, found: list[User]) -> list[User]:
+    """Mark who has a socket open on any server process."""
+    online = nodes.online_among(tx, [u.id for u in found])
+    for u in found:
+        if u.id in online:
+            u.online = True
+    return found

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -51,6 +52,22 @@ log = logging.getLogger("kurir.bots")
 
 BOTS_PER_OWNER = 20  # as BotFather
 READ_BATCH = 500  # log entries turned into Bot API updates per transaction and log
+# one process posts a bot's webhook at a time: it holds a lease (3 x node_dead_after, 60 s)
+# that it renews with each batch and, idle, every lease x 5/12 seconds; if it stops
+# (killed), another takes over once the lease ran out
+WEBHOOK_LEASE = 60
+ANSWER = b"A"  # a bot's answer to a button press, sent to the process waiting for it
+WEBHOOK_SET = b"W"  # to every process: a bot's webhook was set; deliver (under the lease)
+
+
+class _Answer(msgspec.Struct):
+    query_id: str
+    bot_id: int
+    result: dict[str, Any]
+
+
+_answer_enc = msgspec.json.Encoder()
+_answer_dec = msgspec.json.Decoder(_Answer)
 BOT_COLS = (
     "b.user_id, b.owner_id, b.privacy, b.description, b.short_description, b.user_pts,"
     " b.next_update_id, b.allowed_updates, b.webhook_url, b.webhook_secret,"
@@ -162,14 +179,20 @@ class Waker:
     def on_session_end(self) -> None:
         self.event.set()
 
+    def on_resync(self) -> None:
+        self.event.set()
+
 
 class Bots:
     def __init__(self, db: Database, hub: Hub, accounts: Accounts, *,
-                 callback_timeout: float = 10.0, webhook_networks: str = "") -> None:
+                 callback_timeout: float = 10.0, webhook_networks: str = "",
+                 webhook_lease: int = WEBHOOK_LEASE) -> None:
         self._db = db
         self._hub = hub
         self._accounts = accounts
         self.callback_timeout = callback_timeout
+        self._lease = max(3, webhook_lease)
+        self._idle = self._lease * 5 / 12
         self._networks = [ipaddress.ip_network(n.strip(), strict=False)
                           for n in webhook_networks.split(",") if n.strip()]
         self._queries: dict[str, tuple[int, asyncio.Future[dict[str, Any]]]] = {}
@@ -177,6 +200,8 @@ class Bots:
         self._webhooks: dict[int, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
         self._private: dict[tuple[int, int], int] = {}
+        hub.node_handlers[ANSWER] = self._answer_from_elsewhere
+        hub.global_handlers[WEBHOOK_SET] = self._webhook_set
 
     # accounts -----------------------------------------------------------------------------
     async def create(self, owner: int, username: str, display_name: str) -> dict[str, Any]:
@@ -470,7 +495,14 @@ class Bots:
         self._hub.event([bot_id], {"type": "bot_webhook"})
         if url:
             self.start_webhook(bot_id)
+            # every process starts a deliverer (one of them holds the lease and posts), so
+            # that delivery goes on when this one stops
+            self._hub.to_all(WEBHOOK_SET, b"%d" % bot_id)
         return True
+
+    def _webhook_set(self, payload: bytes) -> None:
+        with contextlib.suppress(ValueError):
+            self.start_webhook(int(payload))
 
     def _drop_pending(self, tx: Tx, bot: Bot, now: int) -> None:
         """drop_pending_updates: what is queued goes, and what the logs hold is skipped."""
@@ -541,6 +573,12 @@ class Bots:
         for task in self._webhooks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._webhooks:
+            # hand the leases back: another process may deliver at once
+            with contextlib.suppress(Exception):
+                await self._db.write(lambda tx: tx.execute(
+                    "UPDATE bots SET webhook_lease = 0 WHERE webhook_node = ?",
+                    (self._hub.node_id,)))
         if self._http is not None:
             await self._http.aclose()
 
@@ -551,28 +589,44 @@ class Bots:
             self._http = httpx.AsyncClient(timeout=30, follow_redirects=False)
         backoff = 0.0
 
-        def batch(tx: Tx) -> tuple[str, str, list[tuple[int, str]]]:
+        me = self._hub.node_id
+
+        def batch(tx: Tx) -> tuple[str, str, list[tuple[int, str]], int]:
+            """The URL, the secret and the next updates to post; or, when another server
+            process holds the bot's delivery lease, for how long it still does."""
             bot = _locked(tx, bot_id)
             if not bot.webhook_url:
-                return "", "", []
-            self._fill(tx, bot, int(time.time()))
+                return "", "", [], 0
+            now = int(time.time())
+            held = tx.one("SELECT webhook_node, webhook_lease FROM bots WHERE user_id = ?",
+                          (bot_id,))
+            if held is not None and int(held[0]) != me and int(held[1]) > now:
+                return bot.webhook_url, "", [], int(held[1]) - now
+            tx.execute("UPDATE bots SET webhook_node = ?, webhook_lease = ? WHERE user_id = ?",
+                       (me, now + self._lease, bot_id))
+            self._fill(tx, bot, now)
             rows = tx.all("SELECT update_id, body FROM bot_updates WHERE bot_id = ?"
                           " ORDER BY update_id LIMIT 100", (bot_id,))
-            return bot.webhook_url, bot.webhook_secret, [(int(u), str(b)) for u, b in rows]
+            return bot.webhook_url, bot.webhook_secret, [(int(u), str(b)) for u, b in rows], 0
 
         with Waker(self._hub, bot_id) as waker:
             waker.follow([c for c, _ in await self._db.read(channels.of_user, bot_id)])
             while True:
                 try:
-                    url, secret, queued = await self._db.write_aside(batch)
+                    url, secret, queued, held = await self._db.write_aside(batch)
                 except Exception:
                     log.exception("reading bot %d's updates failed", bot_id)
                     await asyncio.sleep(5)
                     continue
                 if not url:
                     return
+                if held:
+                    # another process delivers; this one takes over if that one stops
+                    # renewing
+                    await asyncio.sleep(min(held, self._idle) + random.random())
+                    continue
                 if not queued:
-                    await waker.wait(30)
+                    await waker.wait(self._idle)
                     continue
                 # where the URL leads is checked again for each batch (its name may have come
                 # to point elsewhere since setWebhook), not for each update
@@ -620,7 +674,9 @@ class Bots:
         """A user presses an inline button: the bot gets a callback_query, and its answer
         (answerCallbackQuery) is what this returns."""
         now = int(time.time())
-        query_id = str(secrets.randbits(62) + 1)
+        # the process waiting for the answer is named in the id: an answer that reaches
+        # another process is sent on to this one over the bus
+        query_id = str(self._hub.node_id << 32 | secrets.randbits(32))
 
         def txn(tx: Tx) -> int:
             seat = access.for_read(tx, chat_id, caller, now)
@@ -661,17 +717,35 @@ class Bots:
 
     def answer(self, bot_id: int, query_id: str, text: str | None, show_alert: bool,
                url: str | None) -> bool:
-        found = self._queries.get(query_id)
-        if found is None or found[0] != bot_id or found[1].done():
-            raise errors.QUERY_ID_INVALID("Bad Request: query is too old and response timeout"
-                                          " expired or query ID is invalid")
         result: dict[str, Any] = {"alert": show_alert}
         if text:
             result["message"] = text
         if url:
             result["url"] = url
+        node = int(query_id) >> 32 if query_id.isdigit() and len(query_id) < 20 else 0
+        if query_id not in self._queries and node and node != self._hub.node_id:
+            # pressed on a socket of another process: that one is waiting for it
+            self._hub.to_node(node, ANSWER, _answer_enc.encode(
+                {"query_id": query_id, "bot_id": bot_id, "result": result}))
+            return True
+        if not self._settle(bot_id, query_id, result):
+            raise errors.QUERY_ID_INVALID("Bad Request: query is too old and response timeout"
+                                          " expired or query ID is invalid")
+        return True
+
+    def _settle(self, bot_id: int, query_id: str, result: dict[str, Any]) -> bool:
+        found = self._queries.get(query_id)
+        if found is None or found[0] != bot_id or found[1].done():
+            return False
         found[1].set_result(result)
         return True
+
+    def _answer_from_elsewhere(self, payload: bytes) -> None:
+        try:
+            msg = _answer_dec.decode(payload)
+        except msgspec.DecodeError:
+            return
+        self._settle(msg.bot_id, msg.query_id, msg.result)
 
     # rendering for the Bot API's methods ---------------------------------------------------
     async def render(self, bot_id: int, msgs: list[Message]) -> list[dict[str, Any]]:

@@ -16,6 +16,10 @@ Rules of a connection:
  6. The channels and supergroups the user is in are followed from their pts when the socket
     opened (or when the user joined one): their updates come as
     `{"channel_id": C, "channel_update": {"pts": …}}` in each channel's pts order, by rule 3.
+ 7. With a broker between server processes, the log is read only once the broker has the
+    subscriptions (`Hub.settled`), so nothing falls between the reading and the first live
+    message; after a broker outage the connection reads the log again (`on_resync`) for
+    what the outage swallowed.
 """
 
 from __future__ import annotations
@@ -69,9 +73,10 @@ class Connection:
 
     Its queue holds what to write, in arrival order: ("t", text) a ready frame,
     ("u", pts, body) a user update, ("c", chat_id, pts, frame) a channel update,
-    ("f", chat_id) a look in a channel's log for anything above what was sent, ("x", code)
-    close. Per channel it keeps the last pts sent, like `sent_pts` for the user's
-    own sequence, and the same rule 3 holds for each channel's sequence.
+    ("f", chat_id) a look in a channel's log for anything above what was sent, ("r",) a look
+    in the user's log and every followed channel's, ("x", code) close. Per channel it keeps
+    the last pts sent, like `sent_pts` for the user's own sequence, and the same rule 3 holds
+    for each channel's sequence.
     """
 
     def __init__(self, ws: WebSocket, caller: Caller, sync: Sync, hub: Hub) -> None:
@@ -109,6 +114,9 @@ class Connection:
 
     def on_session_end(self) -> None:
         self._enqueue(("x", CLOSE_AUTH))
+
+    def on_resync(self) -> None:
+        self._enqueue(("r",))
 
     def reply(self, text: str) -> None:
         self._enqueue(("t", text))
@@ -152,7 +160,10 @@ class Connection:
             elif kind == "c":
                 await self._send_channel_update(item[1], item[2], item[3])
             elif kind == "f":
+                await self._hub.settled()
                 await self._fill_channel(item[1])
+            elif kind == "r":
+                await self._resync()
             else:
                 self.closing = item[1]
                 await self.ws.close(code=item[1])
@@ -178,6 +189,15 @@ class Connection:
         await self.ws.send_text(frame)
         if chat_id in self.channels:
             self.channels[chat_id] = pts
+
+    async def _resync(self) -> None:
+        pts = (await self._sync.state(self.caller.user_id)).pts
+        if pts > self.sent_pts:
+            for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts, pts):
+                await self.ws.send_text(_update_frame(p, missing))
+                self.sent_pts = p
+        for chat_id in list(self.channels):
+            await self._fill_channel(chat_id)
 
     async def _fill_channel(self, chat_id: int) -> None:
         """Send what the channel's log holds above what was sent (nothing, mostly)."""
@@ -214,16 +234,17 @@ class WsEndpoint:
     async def handle(self, ws: WebSocket) -> None:
         token = ws.query_params.get("token") or bearer(ws.headers.get("authorization"))
         since_raw = ws.query_params.get("pts")
-        await ws.accept()
         try:
             caller = await self._accounts.authenticate(token)
             since = int(since_raw) if since_raw is not None else None
             if since is not None and since < 0:
                 raise ValueError
         except errors.ApiError as e:
+            await ws.accept()
             await ws.close(code=CLOSE_AUTH, reason=e.message[:120])
             return
         except ValueError:
+            await ws.accept()
             await ws.close(code=1008, reason="pts must be a whole number")
             return
         conn = Connection(ws, caller, self._sync, self._hub)
@@ -233,10 +254,14 @@ class WsEndpoint:
             # channels are followed live from their current pts; a client catches up on
             # them with getChannelDifference (getDifference lists the channels that moved)
             conn.follow_all(await self._sync.channels_of(caller.user_id))
+            await self._hub.settled()
             conn.refill(await self._sync.channels_of(caller.user_id))
             if since is None:
                 conn.sent_pts = (await self._sync.state(caller.user_id)).pts
-            else:
+            # the socket opens once where pushing starts is known: whatever commits after
+            # the client sees it open is above that, and pushed (rule 2)
+            await ws.accept()
+            if since is not None:
                 await conn.send_backlog(since)
             writer = asyncio.create_task(conn.write_loop())
             if first:
