@@ -134,8 +134,9 @@ def for_post(tx: Tx, chat_id: int, user_id: int, now: int, *, media: bool = Fals
     for channels and supergroups."""
     chat = _chat(tx, chat_id)
     if not chat.is_channel:
-        standing = permissions.require_writer(chats.standing(tx, chat_id, user_id))
-        row = chats.member_row(tx, chat_id, user_id)
+        row = chats.member_row(tx, chat_id, user_id)  # the chat is read: no second join
+        standing = permissions.require_writer(
+            permissions.Standing(chat.type, row[0], row[1]) if row else None)
         assert row is not None
         return Seat(chat, user_id, int(row[2]), int(row[3]), standing=standing)
     member, row = _channel_member(tx, chat, user_id)

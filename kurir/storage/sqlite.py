@@ -6,7 +6,7 @@ queue in front of it is the honest model); a few reader threads read snapshots i
 Group commit: the writer takes every interaction waiting in its queue (up to MAX_BATCH) and
 runs them one after another inside one transaction, each in a savepoint of its own, so one
 that fails is rolled back alone and the others are unaffected; all of them are answered
-only after the one COMMIT. Each sees the ones before it, exactly as if run one by one, and
+only after the one COMMIT (a batch of one needs no savepoint). Each sees the ones before it, exactly as if run one by one, and
 under load a batch costs one commit (one WAL append, one GIL handoff) instead of many.
 `synchronous=NORMAL` in WAL mode keeps every committed transaction through a crash of the
 process (kill -9); only a power loss may take the last commits back (`synchronous=FULL`
@@ -46,6 +46,11 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def _settle_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, result, error in outcomes:
+        _settle(job.future, result, error)
 
 
 def split_statements(script: str) -> list[str]:
@@ -172,26 +177,39 @@ class SqliteDatabase:
     @staticmethod
     def _run_batch(conn: sqlite3.Connection, tx: SqliteTx, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        alone = len(batch) == 1  # no savepoint needed: its failure rolls back all there is
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
-                conn.execute("SAVEPOINT job")
+                if not alone:
+                    conn.execute("SAVEPOINT job")
                 try:
                     result = job.fn(tx, *job.args)
                 except Exception as e:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
+                    if alone:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    else:
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
                     outcomes.append((job, None, e))
                 else:
-                    conn.execute("RELEASE job")
+                    if not alone:
+                        conn.execute("RELEASE job")
                     outcomes.append((job, result, None))
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         except Exception as e:  # the commit itself failed (disk full, I/O error): none stands
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(job, None, e) for job in batch]
-        for job, result, error in outcomes:
-            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+        # one wake-up of the event loop for the whole batch, not one per job
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]]
+        by_loop = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         conn = self._connect()
