@@ -132,16 +132,24 @@ def machine_jiffies() -> tuple[float, float, float]:
 
 
 class CpuWindow:
-    """CPU used by the server, PostgreSQL, this client and the machine over a window."""
+    """CPU used by the server, PostgreSQL, this client and the machine over a window.
 
-    def __init__(self, server_pid: int, pg_pids: list[int] | None = None) -> None:
-        self.pid = server_pid
+    `server_pid` may be a list: the servers of a cluster count as one server."""
+
+    def __init__(self, server_pid: int | list[int], pg_pids: list[int] | None = None) -> None:
+        self.pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
+        self.pid = self.pids[0]
         self.pg_pids = pg_pids or []
         self.with_pg = pg_pids is not None
 
+    def _server_cpu_s(self) -> float:
+        if len(self.pids) == 1:
+            return proc_cpu_s(self.pid)  # a server that died is an error, not zero
+        return pids_cpu_s(self.pids)
+
     def __enter__(self) -> CpuWindow:
         self.t0 = now()
-        self.server0 = proc_cpu_s(self.pid)
+        self.server0 = self._server_cpu_s()
         self.client0 = time.process_time()
         self.pg0 = pids_cpu_s(self.pg_pids)
         self.busy0, self.total0, self.softirq0 = machine_jiffies()
@@ -149,7 +157,7 @@ class CpuWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.wall = now() - self.t0
-        self.server = proc_cpu_s(self.pid) - self.server0
+        self.server = self._server_cpu_s() - self.server0
         self.client = time.process_time() - self.client0
         self.pg = pids_cpu_s(self.pg_pids) - self.pg0
         busy1, total1, softirq1 = machine_jiffies()
@@ -166,6 +174,8 @@ class CpuWindow:
             "machine_busy_pct_of_all_cores": round(100 * self.machine_busy_frac, 1),
             "cores": cores,
         }
+        if len(self.pids) > 1:
+            out["server_processes"] = len(self.pids)
         if self.with_pg:
             # the backends serving the server's database (not the shared WAL writer etc.)
             out["postgres_backends"] = len(self.pg_pids)
@@ -237,11 +247,14 @@ def free_port() -> int:
 
 
 _live: list[KurirServer] = []
+_live_clusters: list[KurirCluster] = []
 
 
 def _stop_all() -> None:
     for srv in list(_live):
         srv.stop()
+    for cluster in list(_live_clusters):
+        cluster.stop()
 
 
 def _on_term(signum: int, frame: object) -> None:
@@ -292,15 +305,20 @@ async def cancel_on_signals(coro: Any) -> Any:
 
 class KurirServer:
     """`python -m kurir serve` on a free loopback port with its own data directory and,
-    for PostgreSQL, a fresh database that `stop` drops."""
+    for PostgreSQL, a fresh database that `stop` drops — unless `database_url` names one
+    that another owner (a `KurirCluster`) made and drops."""
 
-    def __init__(self, engine: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, engine: str, env: dict[str, str] | None = None,
+                 database_url: str = "") -> None:
         if engine not in ("sqlite", "postgres"):
             raise ValueError(f"unknown engine {engine!r}")
+        if database_url and engine != "postgres":
+            raise ValueError("a shared database_url is a PostgreSQL one")
         self.engine = engine
         self.env = {**BENCH_ENV, **(env or {})}
         self.data_dir = ""
-        self.database_url = ""
+        self.database_url = database_url
+        self._owns_database = not database_url
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
@@ -318,18 +336,13 @@ class KurirServer:
         return self.proc.pid
 
     def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql)
+        _pg_admin(sql)
 
     def start(self, timeout: float = 30.0) -> KurirServer:
         _live.append(self)
         self.data_dir = tempfile.mkdtemp(prefix="kurir-bench-")
-        if self.engine == "postgres":
-            name = "kurir_bench_" + secrets.token_hex(6)
-            self._admin(f'CREATE DATABASE "{name}"')
-            self.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        if self.engine == "postgres" and self._owns_database:
+            self.database_url = create_database()
         self.port = free_port()
         cmd = [sys.executable, "-m", "kurir", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", self.data_dir]
@@ -424,12 +437,9 @@ class KurirServer:
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self.database_url:
+        if self.database_url and self._owns_database:
             url, self.database_url = self.database_url, ""
-            try:
-                self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-            except Exception as e:
-                log(f"could not drop {url}: {e}")
+            drop_database(url)
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = ""
@@ -437,6 +447,84 @@ class KurirServer:
             _live.remove(self)
 
     def __enter__(self) -> KurirServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def create_database() -> str:
+    """A fresh PostgreSQL database for one benchmark run; its URL."""
+    name = "kurir_bench_" + secrets.token_hex(6)
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    try:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    except Exception as e:
+        log(f"could not drop {url}: {e}")
+
+
+class KurirCluster:
+    """N `kurir serve` processes, each on its own port and data directory, sharing one
+    fresh PostgreSQL database and one environment (e.g. a broker URL), as a deployment
+    behind a load balancer runs them. They start one after another, so that only the first
+    migrates the new database; `stop` stops each by its PID and drops the database."""
+
+    def __init__(self, n: int, env: dict[str, str] | None = None) -> None:
+        if n < 1:
+            raise ValueError("a cluster has at least one process")
+        self.n = n
+        self.env = dict(env or {})
+        self.database_url = ""
+        self.nodes: list[KurirServer] = []
+
+    @property
+    def pids(self) -> list[int]:
+        return [node.pid for node in self.nodes]
+
+    def start(self, timeout: float = 30.0) -> KurirCluster:
+        _live_clusters.append(self)
+        self.database_url = create_database()
+        for _ in range(self.n):
+            node = KurirServer("postgres", env=self.env, database_url=self.database_url)
+            self.nodes.append(node)
+            node.start(timeout)
+        return self
+
+    def pg_backend_pids(self) -> list[int] | None:
+        return self.nodes[0].pg_backend_pids() if self.nodes else []
+
+    def settings(self) -> dict[str, Any]:
+        out = self.nodes[0].settings()
+        out["processes"] = self.n
+        out["shared_env"] = {k: v for k, v in self.env.items() if k not in BENCH_ENV}
+        return out
+
+    def log_tails(self) -> str:
+        return "\n".join(f"--- process {i} (pid {node.proc.pid if node.proc else '-'}):\n"
+                         f"{node.log_tail()}" for i, node in enumerate(self.nodes))
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes = []
+        if self.database_url:
+            url, self.database_url = self.database_url, ""
+            drop_database(url)
+        if self in _live_clusters:
+            _live_clusters.remove(self)
+
+    def __enter__(self) -> KurirCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -645,9 +733,10 @@ class RawSubscriber(asyncio.Protocol):
     (unmasked, no extension: none is offered) are cut out of the byte stream in
     `data_received`, with no task and no await per frame. It costs a few microseconds per
     frame where the `websockets` client costs tens, so that the load generator is not what
-    a fanout measurement measures. It checks the pts order of each channel as `WsClient`
-    does and hands channel pushes to `on_channel_push(self, chat_id, pts, raw, t)`; it
-    answers pings and closes cleanly. It sends no requests.
+    a fanout measurement measures. It checks the pts order of the user's updates and of
+    each channel as `WsClient` does and hands channel pushes to
+    `on_channel_push(self, chat_id, pts, raw, t)`; it answers pings and closes cleanly. It
+    sends no requests and counts user updates only (`RawClient` does both).
     """
 
     def __init__(self, host: str, port: int, user: User,
@@ -655,6 +744,9 @@ class RawSubscriber(asyncio.Protocol):
                  path: str = "/api/v1/ws") -> None:
         self.host, self.port, self.user, self.path = host, port, user, path
         self.on_channel_push = on_channel_push
+        self.last_pts = 0
+        self.pts_gaps = 0
+        self.pts_repeats = 0
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
         self._key = base64.b64encode(secrets.token_bytes(16))
@@ -770,9 +862,9 @@ class RawSubscriber(asyncio.Protocol):
             if payload.startswith(CHANNEL_PREFIX):
                 self._channel_push(payload, t)
             elif payload.startswith(PUSH_PREFIX):
-                self.pushes += 1
+                self._user_push(payload, t)
             else:
-                self.other_frames += 1
+                self._other_frame(payload, t)
         elif opcode == 9:  # ping
             self._send(0xA, payload)
         elif opcode == 8:  # close: answer it; the server closes the TCP connection
@@ -786,13 +878,35 @@ class RawSubscriber(asyncio.Protocol):
     def _channel_push(self, raw: bytes, t: float) -> None:
         note_channel_push(self, raw, t)
 
+    def _user_push(self, raw: bytes, t: float) -> None:
+        self.pushes += 1
+        if raw.startswith(PTS_PREFIX):
+            end = raw.index(b",", len(PTS_PREFIX))
+            pts = int(raw[len(PTS_PREFIX):end])
+            if self.last_pts and pts > self.last_pts + 1:
+                self.pts_gaps += 1
+            elif pts <= self.last_pts:
+                self.pts_repeats += 1
+            self.last_pts = max(self.last_pts, pts)
+
+    def _other_frame(self, raw: bytes, t: float) -> None:
+        self.other_frames += 1
+
     def _send(self, opcode: int, payload: bytes) -> None:
-        """A client frame: masked, as RFC 6455 wants (control frames only, < 126 bytes)."""
+        """A client frame: masked, as RFC 6455 wants (the XOR done on one big integer)."""
         if self.transport is None or self.transport.is_closing():
             return
+        n = len(payload)
         mask = secrets.token_bytes(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+        if n < 126:
+            head = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        keys = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(keys, "big")).to_bytes(n, "big")
+        self.transport.write(head + mask + masked)
 
     def _fail(self, why: str) -> None:
         self.closed_reason = why
@@ -815,6 +929,76 @@ class RawSubscriber(asyncio.Protocol):
         if self._lost is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._lost), 1.0)
+
+
+class RawClient(RawSubscriber):
+    """A `RawSubscriber` that also makes requests, as `WsClient.request` does, and hands
+    user updates to `on_push(self, raw, t)`: for many busy senders in one load-generator
+    process, at a few microseconds a frame each way instead of the `websockets` client's
+    tens (one task per request, none per frame)."""
+
+    def __init__(self, host: str, port: int, user: User,
+                 on_push: Callable[[Any, bytes, float], None] | None = None,
+                 path: str = "/api/v1/ws") -> None:
+        super().__init__(host, port, user, path=path)
+        self.on_push = on_push
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+
+    def _user_push(self, raw: bytes, t: float) -> None:
+        super()._user_push(raw, t)
+        if self.on_push is not None:
+            self.on_push(self, raw, t)
+
+    def _other_frame(self, raw: bytes, t: float) -> None:
+        msg = json.loads(raw)
+        rid = msg.get("id") if isinstance(msg, dict) else None
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
+        if fut is None:
+            self.other_frames += 1
+        elif not fut.done():
+            fut.set_result((msg, t))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError(f"socket closed ({self.closed_reason})"))
+        self._pending.clear()
+
+    async def request(self, method: str, params: dict[str, Any],
+                      timeout: float = 30.0) -> tuple[dict[str, Any], float]:
+        """Send one frame; return (the response frame, the time it arrived)."""
+        if not self.is_open:
+            raise ConnectionError(f"socket closed ({self.closed_reason})")
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        self._send(0x1, json.dumps({"id": rid, "method": method, "params": params}).encode())
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    async def call(self, method: str, timeout: float = 30.0, **params: Any) -> Any:
+        msg, _ = await self.request(method, params, timeout)
+        if not msg.get("ok"):
+            raise ApiError(method, msg.get("error", msg))
+        return msg["result"]
+
+
+async def settle(clients: list[Any], concurrency: int = 16) -> None:
+    """One `updates.getState` on each socket (WsClient or RawClient): the server answers a
+    socket's requests only once it has read the pts its pushes start from, so after this
+    nothing sent to these users can fall before their sockets' start (an update committed
+    between the handshake and that read is otherwise never pushed)."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(c: Any) -> None:
+        async with sem:
+            await c.call("updates.getState")
+
+    await asyncio.gather(*(one(c) for c in clients))
 
 
 async def open_all(clients: list[Any], concurrency: int = 16) -> None:
