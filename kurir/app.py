@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -221,6 +222,9 @@ def build_app(config: Config) -> Starlette:
         await core.presence.start(alone=core.alone)
         sweeper = asyncio.create_task(sweep_uploads())
         await core.services.bots.start_all_webhooks()
+        # what start-up made lives as long as the process: out of the collector's way, so
+        # that a full collection walks the connections' objects only
+        gc.freeze()
         log.info("kurir ready on %s (%s), %s, node %d, pid %d", config.engine,
                  config.sqlite_path if config.engine == "sqlite" else "postgresql",
                  "alone" if core.alone else "broker " + config.broker_url.split("://")[0],

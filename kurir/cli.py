@@ -106,6 +106,8 @@ def serve(config: Config) -> None:
         host=config.host, port=config.port, log_level=config.log_level,
         access_log=config.access_log, lifespan="on", ws_max_size=config.max_body_bytes,
         timeout_graceful_shutdown=5, ws=config.ws_impl,
+        ws_per_message_deflate=config.ws_deflate, ws_ping_interval=config.ws_ping_seconds,
+        ws_ping_timeout=config.ws_ping_seconds,
     )
     if config.workers == 1:
         uvicorn.run(build_app(config), **options)

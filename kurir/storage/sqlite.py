@@ -6,8 +6,9 @@ queue in front of it is the honest model); a few reader threads read snapshots i
 Group commit: the writer takes every interaction waiting in its queue (up to MAX_BATCH) and
 runs them one after another inside one transaction, each in a savepoint of its own, so one
 that fails is rolled back alone and the others are unaffected; all of them are answered
-only after the one COMMIT (a batch of one needs no savepoint). Each sees the ones before it, exactly as if run one by one, and
-under load a batch costs one commit (one WAL append, one GIL handoff) instead of many.
+only after the one COMMIT (a batch of one needs no savepoint). Each sees the ones before
+it, exactly as if run one by one, and under load a batch costs one commit (one WAL append,
+one wake-up of the event loop) instead of many.
 `synchronous=NORMAL` in WAL mode keeps every committed transaction through a crash of the
 process (kill -9); only a power loss may take the last commits back (`synchronous=FULL`
 closes that too, at the cost of an fsync per commit: `--sqlite-synchronous full`).

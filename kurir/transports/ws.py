@@ -296,6 +296,8 @@ class WsEndpoint:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 receive = asyncio.ensure_future(ws.receive())
+                # an idle socket keeps nothing of its last request alive while it waits
+                del done, message, data, task
         finally:
             receive.cancel()
             for task in tasks:
