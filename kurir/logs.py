@@ -8,6 +8,7 @@ passing it around.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import secrets
 import time
@@ -18,8 +19,13 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _enc = msgspec.json.Encoder()
 
 
+# a random start per process and a counter: unique across processes in practice, and no
+# system call per request (secrets.token_hex was 2 % of the server's time under load)
+_ids = itertools.count(secrets.randbits(40) << 20)
+
+
 def new_request_id() -> str:
-    rid = secrets.token_hex(6)
+    rid = f"{next(_ids) & 0xFFFFFFFFFFFF:012x}"
     request_id.set(rid)
     return rid
 
