@@ -284,6 +284,11 @@ def search(
 ) -> list[Message]:
     """Full-text search over what the user may see, newest first."""
     source, match, query = _match(tx, terms)
+    if tx.dialect == "postgres":
+        # the best plan depends on the words and on how many chats the user is in; a
+        # prepared statement's generic plan, chosen after five runs, was 50x slower
+        # (docs/postgres.md)
+        tx.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     params: list[Any] = [query]
     where = [match, "cm.user_id = ?", "cm.status = 'member'"]
     params.append(user_id)

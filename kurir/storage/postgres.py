@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
+from psycopg.types.numeric import Int8Dumper
 from psycopg_pool import ConnectionPool
 
 from kurir.storage.migrate import migrations
@@ -30,6 +31,16 @@ RETRIES = 10
 # A lock key of our own for migrations, so that processes starting together take turns.
 MIGRATION_LOCK = 0x6B75726972
 ASIDE_SIZE = 2
+
+
+REPEATABLE_READ = psycopg.IsolationLevel.REPEATABLE_READ
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Every Python int goes as a bigint: psycopg would otherwise pick smallint, integer or
+    bigint by value, and prepare one statement per combination (five of messages.history
+    were seen on one connection, docs/postgres.md)."""
+    conn.adapters.register_dumper(int, Int8Dumper)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,13 +88,13 @@ class PostgresDatabase:
         self.url = url
         self._pool = ConnectionPool(
             url, min_size=pool_size, max_size=pool_size, open=False,
-            kwargs={"autocommit": False, "prepare_threshold": 3},
+            kwargs={"autocommit": False, "prepare_threshold": 3}, configure=_configure,
         )
         self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix="pg")
         # the aside lane (see Database.write_aside): its own connections and threads
         self._aside_pool = ConnectionPool(
             url, min_size=ASIDE_SIZE, max_size=ASIDE_SIZE, open=False,
-            kwargs={"autocommit": False, "prepare_threshold": 3},
+            kwargs={"autocommit": False, "prepare_threshold": 3}, configure=_configure,
         )
         self._aside_threads = ThreadPoolExecutor(ASIDE_SIZE, thread_name_prefix="pg-aside")
 
@@ -91,13 +102,12 @@ class PostgresDatabase:
              pool: ConnectionPool | None = None) -> T:
         for attempt in range(RETRIES):
             with (pool or self._pool).connection() as conn:
+                # a read sees one snapshot throughout (a difference must not see a newer pts
+                # than the log rows it read); said in the BEGIN itself, no round trip more
+                conn.isolation_level = REPEATABLE_READ if read_only else None
+                conn.read_only = read_only
                 try:
                     with conn.transaction():
-                        if read_only:
-                            # one snapshot for the whole read: a difference must not see a
-                            # newer pts than the log rows it read
-                            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ,"
-                                         " READ ONLY")
                         return fn(PostgresTx(conn), *args)
                 except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected):
                     if attempt == RETRIES - 1:
