@@ -245,7 +245,7 @@ def build_app(config: Config) -> Starlette:
                   methods=["PUT"]),
             Route("/api/v1/files/{file_id:str}", file_routes.get_file, methods=["GET", "HEAD"]),
             Route("/api/v1/{method:str}", api.handle, methods=["POST"]),
-            WebSocketRoute("/api/v1/ws", ws.handle),
+            WebSocketRoute("/api/v1/ws", ws),
             Route("/bot{token:str}/{method:str}", botapi.handle, methods=["GET", "POST"]),
             Route("/file/bot{token:str}/{path:path}", botapi.file, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 import redis
 
-from kurir.client import Client, KurirError
+from kurir.client import Client, KurirError, new_random_id
 from tests.conftest import unique_name
 from tests.server import (
     TEST_ENV,
@@ -472,8 +472,21 @@ async def test_workers_share_one_port_and_survive_a_killed_worker() -> None:
         # one started in its place) and miss nothing
         victim = next(iter(workers.pids()))
         os.kill(victim, signal.SIGKILL)
-        sent = [await made[0].send_message(user_id=uid(made[1]), text=f"after {k}")
-                for k in range(5)]
+
+        async def send(k: int) -> dict[str, Any]:
+            """As an app does: a call cut off with its socket is sent again, with the same
+            random_id (so it is stored once), once the SDK has reconnected."""
+            rid = new_random_id()
+            for _ in range(50):
+                try:
+                    return await made[0].send_message(user_id=uid(made[1]), text=f"after {k}",
+                                                      random_id=rid)
+                except KurirError as e:
+                    assert e.type == "CONNECTION_LOST", e
+                    await asyncio.sleep(0.1)
+            raise AssertionError("no worker took the send")
+
+        sent = [await send(k) for k in range(5)]
         got = [await made[1].wait_for(lambda u: u["type"] == "new_message"
                                       and u["message"]["text"].startswith("after"),
                                       timeout=WAIT) for _ in sent]

@@ -17,6 +17,7 @@ closes that too, at the cost of an fsync per commit: `--sqlite-synchronous full`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import sqlite3
@@ -30,6 +31,7 @@ from kurir.storage.port import Conflict, Dialect, Row
 
 T = TypeVar("T")
 MAX_BATCH = 64
+CHECKPOINT_EVERY = 0.5  # seconds between copies of the WAL into the database file
 
 
 class _Job:
@@ -134,6 +136,9 @@ class SqliteDatabase:
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer",
                                         daemon=True)
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        self._stopping = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                              name="sqlite-checkpoint", daemon=True)
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -151,9 +156,19 @@ class SqliteDatabase:
                 self._connections.append(conn)
         return conn
 
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL back into the database file, off the writer's thread: the writer
+        never checkpoints itself (wal_autocheckpoint=0), so no commit waits for one."""
+        conn = self._connect()
+        while not self._stopping.wait(CHECKPOINT_EVERY):
+            # busy or closing: the next round tries again
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def _write_loop(self) -> None:
         try:
             conn = self._connect()
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
         except Exception as e:  # the file cannot be opened: fail every write, hang none
             while (job := self._jobs.get()) is not None:
                 job.loop.call_soon_threadsafe(_settle, job.future, None, e)
@@ -238,8 +253,12 @@ class SqliteDatabase:
         os.makedirs(directory, exist_ok=True)
         self._writer.start()
         await self.write(_migrate)
+        self._checkpointer.start()
 
     async def close(self) -> None:
+        self._stopping.set()
+        if self._checkpointer.is_alive():
+            await asyncio.to_thread(self._checkpointer.join)
         if self._writer.is_alive():
             self._jobs.put(None)
             await asyncio.to_thread(self._writer.join)

@@ -30,7 +30,8 @@ import logging
 from typing import Any
 
 import msgspec
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kurir.api.registry import Registry, decode_json
 from kurir.domain import errors
@@ -79,8 +80,8 @@ class Connection:
     for each channel's sequence.
     """
 
-    def __init__(self, ws: WebSocket, caller: Caller, sync: Sync, hub: Hub) -> None:
-        self.ws = ws
+    def __init__(self, send: Send, caller: Caller, sync: Sync, hub: Hub) -> None:
+        self._send = send  # the ASGI send: no wrapper between a frame and uvicorn
         self.caller = caller
         self.session_id = caller.session_id
         self._sync = sync
@@ -144,6 +145,9 @@ class Connection:
             self.on_channel_left(chat_id)
 
     # the writer ---------------------------------------------------------------------------
+    async def send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
     async def write_loop(self) -> None:
         # the socket may go away mid-send; the reader sees that too and cleans up
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
@@ -154,7 +158,7 @@ class Connection:
             item = await self._out.get()
             kind = item[0]
             if kind == "t":
-                await self.ws.send_text(item[1])
+                await self.send_text(item[1])
             elif kind == "u":
                 await self._send_update(item[1], item[2])
             elif kind == "c":
@@ -166,7 +170,7 @@ class Connection:
                 await self._resync()
             else:
                 self.closing = item[1]
-                await self.ws.close(code=item[1])
+                await self._send({"type": "websocket.close", "code": item[1], "reason": ""})
                 return
 
     async def _send_update(self, pts: int, body: bytes) -> None:
@@ -175,8 +179,8 @@ class Connection:
         if pts > self.sent_pts + 1:
             for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts,
                                                        pts - 1):
-                await self.ws.send_text(_update_frame(p, missing))
-        await self.ws.send_text(_update_frame(pts, body))
+                await self.send_text(_update_frame(p, missing))
+        await self.send_text(_update_frame(pts, body))
         self.sent_pts = pts
 
     async def _send_channel_update(self, chat_id: int, pts: int, frame: str) -> None:
@@ -185,8 +189,8 @@ class Connection:
             return  # not followed (left meanwhile), or already sent
         if pts > sent + 1:
             for p, missing in await self._sync.channel_between(chat_id, sent, pts - 1):
-                await self.ws.send_text(channel_frame(chat_id, p, missing))
-        await self.ws.send_text(frame)
+                await self.send_text(channel_frame(chat_id, p, missing))
+        await self.send_text(frame)
         if chat_id in self.channels:
             self.channels[chat_id] = pts
 
@@ -194,7 +198,7 @@ class Connection:
         pts = (await self._sync.state(self.caller.user_id)).pts
         if pts > self.sent_pts:
             for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts, pts):
-                await self.ws.send_text(_update_frame(p, missing))
+                await self.send_text(_update_frame(p, missing))
                 self.sent_pts = p
         for chat_id in list(self.channels):
             await self._fill_channel(chat_id)
@@ -205,7 +209,7 @@ class Connection:
         if sent is None:
             return
         for p, body in await self._sync.channel_since(chat_id, sent, BACKLOG_PAGE):
-            await self.ws.send_text(channel_frame(chat_id, p, body))
+            await self.send_text(channel_frame(chat_id, p, body))
             if chat_id in self.channels:
                 self.channels[chat_id] = p
 
@@ -215,7 +219,7 @@ class Connection:
         while True:
             diff = await self._sync.difference(self.caller.user_id, self.sent_pts, BACKLOG_PAGE)
             for raw in diff.updates:
-                await self.ws.send_text((b'{"update":' + bytes(raw) + b"}").decode())
+                await self.send_text((b'{"update":' + bytes(raw) + b"}").decode())
             self.sent_pts = diff.state.pts if diff.updates else self.sent_pts
             if not diff.more:
                 return
@@ -231,7 +235,12 @@ class WsEndpoint:
         self._presence = presence
         self._metrics = metrics
 
-    async def handle(self, ws: WebSocket) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A raw ASGI app (Starlette routes to it as one): frames go straight between the
+        connection and uvicorn, not through a wrapper each."""
+        await self.handle(WebSocket(scope, receive, send), receive, send)
+
+    async def handle(self, ws: WebSocket, receive: Receive, send: Send) -> None:
         token = ws.query_params.get("token") or bearer(ws.headers.get("authorization"))
         since_raw = ws.query_params.get("pts")
         try:
@@ -247,7 +256,7 @@ class WsEndpoint:
             await ws.accept()
             await ws.close(code=1008, reason="pts must be a whole number")
             return
-        conn = Connection(ws, caller, self._sync, self._hub)
+        conn = Connection(send, caller, self._sync, self._hub)
         first = self._hub.attach(caller.user_id, conn)
         writer: asyncio.Task[None] | None = None
         try:
@@ -266,8 +275,8 @@ class WsEndpoint:
             writer = asyncio.create_task(conn.write_loop())
             if first:
                 await self._presence.came_online(caller.user_id)
-            await self._read_loop(ws, conn, writer)
-        except (WebSocketDisconnect, RuntimeError):
+            await self._read_loop(receive, conn, writer)
+        except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
             if writer is not None:
@@ -276,18 +285,24 @@ class WsEndpoint:
             if self._hub.detach(caller.user_id, conn):
                 await self._presence.went_offline(caller.user_id)
 
-    async def _read_loop(
-        self, ws: WebSocket, conn: Connection, writer: asyncio.Task[None]
-    ) -> None:
+    async def _read_loop(self, receive: Receive, conn: Connection,
+                         writer: asyncio.Task[None]) -> None:
+        """Read frames until the client goes, or until the writer ends (it closed the socket:
+        rule 1 or 5, or the socket broke), which cancels this read."""
         inflight = asyncio.Semaphore(MAX_INFLIGHT)
         tasks: set[asyncio.Task[None]] = set()
-        receive = asyncio.ensure_future(ws.receive())
+        reader = asyncio.current_task()
+        assert reader is not None
+        reading = True
+
+        def writer_ended(_: object) -> None:
+            if reading:  # not once this loop is over: the cleanup after it must run whole
+                reader.cancel()
+
+        writer.add_done_callback(writer_ended)
         try:
             while True:
-                done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
-                if writer in done:
-                    return  # closed by us (rule 1 or 5) or the socket broke
-                message = receive.result()
+                message = await receive()
                 if message["type"] == "websocket.disconnect":
                     return
                 data = message.get("text") or message.get("bytes") or b""
@@ -295,11 +310,14 @@ class WsEndpoint:
                 task = asyncio.create_task(self._handle(conn, data, inflight))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-                receive = asyncio.ensure_future(ws.receive())
                 # an idle socket keeps nothing of its last request alive while it waits
-                del done, message, data, task
+                del message, data, task
+        except asyncio.CancelledError:
+            if not writer.done():
+                raise  # the server is stopping
+            reader.uncancel()
         finally:
-            receive.cancel()
+            reading = False
             for task in tasks:
                 task.cancel()
 
@@ -333,5 +351,5 @@ class WsEndpoint:
             text = (b'{"id":' + _enc.encode(frame_id) + b',' + error_body(err)[1:]).decode()
         finally:
             inflight.release()
-        if conn.ws.application_state == WebSocketState.CONNECTED:
+        if conn.closing is None:
             conn.reply(text)
