@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -1013,6 +1014,77 @@ async def open_all(clients: list[Any], concurrency: int = 16) -> None:
 
 async def close_all(clients: list[Any]) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+NEW_MESSAGE = b'"type":"new_message"'
+
+
+def is_new_message(raw: bytes) -> bool:
+    # '{"update":{"pts":N,"type":"new_message",…': the type sits right after the pts
+    return raw.find(NEW_MESSAGE, 0, 80) >= 0
+
+
+class Tally:
+    """What the receiving sockets saw during a throughput window: `sent_at` maps a message's
+    text to (send time, sender id); `on_push` is the sockets' callback."""
+
+    def __init__(self) -> None:
+        self.sent_at: dict[bytes, tuple[float, int]] = {}
+        self.t_stop = float("inf")
+        self.counting = False
+        self.delivered = 0  # to another member than the sender
+        self.delivered_in_window = 0
+        self.own_copies = 0  # the sender's own socket getting its message back
+        self.latency: list[float] = []
+
+    def on_push(self, client: Any, raw: bytes, t: float) -> None:
+        if not self.counting or not is_new_message(raw):
+            return
+        sent = self.sent_at.get(text_of(raw))
+        if sent is None:
+            return
+        t0, from_id = sent
+        if from_id == client.user.id:
+            self.own_copies += 1
+            return
+        self.delivered += 1
+        if t <= self.t_stop:
+            self.delivered_in_window += 1
+        self.latency.append(t - t0)
+
+
+class ClosedLoop:
+    """Senders with one message in flight each, until `t_stop`: how many were accepted (and
+    within the window), how long each ack took, and what went wrong."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.accepted = 0
+        self.in_window = 0
+        self.ack: list[float] = []
+        self.errors: Counter[str] = Counter()
+
+    async def sender(self, c: Any, send_one: Any, text_for: Any, t_stop: float,
+                     max_sends: int = 1_000_000) -> None:
+        """`send_one(c, text)` gives (accepted, seconds to the ack); `text_for(i)` the text
+        of the i-th message."""
+        for i in range(max_sends):
+            if now() >= t_stop:
+                return
+            try:
+                ok, dt = await send_one(c, text_for(i))
+            except (TimeoutError, ConnectionError) as e:
+                self.errors[type(e).__name__] += 1
+                if c.closed_reason is not None:
+                    return
+                continue
+            if ok:
+                self.accepted += 1
+                if now() <= t_stop:
+                    self.in_window += 1
+                self.ack.append(dt)
 
 
 def text_of(raw: bytes) -> bytes:

@@ -40,8 +40,10 @@ import httpx
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (
+    ClosedLoop,
     CpuWindow,
     KurirServer,
+    Tally,
     User,
     WsClient,
     call_http,
@@ -49,6 +51,7 @@ from harness import (
     emit,
     for_each_engine,
     install_cleanup,
+    is_new_message,
     log,
     machine_info,
     now,
@@ -61,17 +64,12 @@ from harness import (
     text_of,
 )
 
-NEW_MESSAGE = b'"type":"new_message"'
 LATENCY_WARMUP = 10
 LATENCY_TIME_LIMIT_S = 120.0
 MESSAGE_TIMEOUT_S = 10.0
 DRAIN_LIMIT_S = 15.0
 MAX_SENDS_PER_SENDER = 1_000_000
 
-
-def is_new_message(raw: bytes) -> bool:
-    # '{"update":{"pts":N,"type":"new_message",…': the type sits right after the pts
-    return raw.find(NEW_MESSAGE, 0, 80) >= 0
 
 
 # ---------------------------------------------------------------- (a) latency
@@ -150,34 +148,6 @@ async def bench_latency(srv: KurirServer, http: httpx.AsyncClient, n: int,
 # ---------------------------------------------------------------- (b) throughput
 
 
-class Tally:
-    """What the receiving sockets saw during a throughput run."""
-
-    def __init__(self) -> None:
-        self.sent_at: dict[bytes, tuple[float, int]] = {}
-        self.t_stop = float("inf")
-        self.counting = False
-        self.delivered = 0  # to another member than the sender
-        self.delivered_in_window = 0
-        self.own_copies = 0  # the sender's own socket getting its message back
-        self.latency: list[float] = []
-
-    def on_push(self, client: WsClient, raw: bytes, t: float) -> None:
-        if not self.counting or not is_new_message(raw):
-            return
-        sent = self.sent_at.get(text_of(raw))
-        if sent is None:
-            return
-        t0, from_id = sent
-        if from_id == client.user.id:
-            self.own_copies += 1
-            return
-        self.delivered += 1
-        if t <= self.t_stop:
-            self.delivered_in_window += 1
-        self.latency.append(t - t0)
-
-
 async def bench_throughput(srv: KurirServer, http: httpx.AsyncClient, variant: str,
                            senders_n: int, duration: float, compression: str | None,
                            profile: dict[str, Any] | None) -> dict[str, Any]:
@@ -201,10 +171,7 @@ async def bench_throughput(srv: KurirServer, http: httpx.AsyncClient, variant: s
                               compression=compression) for u in users}
     await open_all(list(clients.values()))
     sender_clients = [clients[s.id] for s in senders]
-    accepted = 0
-    accepted_in_window = 0
-    ack: list[float] = []
-    errors: Counter[str] = Counter()
+    loop = ClosedLoop()
 
     async def send_one(c: WsClient, text: str) -> tuple[bool, float]:
         t0 = now()
@@ -214,45 +181,28 @@ async def bench_throughput(srv: KurirServer, http: httpx.AsyncClient, variant: s
         if msg.get("ok"):
             return True, t_ack - t0
         err = msg.get("error", {})
-        errors[err.get("type", "?")] += 1
+        loop.errors[err.get("type", "?")] += 1
         if err.get("type") == "FLOOD_WAIT":
             await asyncio.sleep(min(1.0, float(err.get("retry_after", 1))))
         return False, t_ack - t0
-
-    async def sender_loop(k: int, c: WsClient, t_stop: float) -> None:
-        nonlocal accepted, accepted_in_window
-        for i in range(MAX_SENDS_PER_SENDER):
-            if now() >= t_stop:
-                return
-            try:
-                ok, dt = await send_one(c, f"s{k}.{i}")
-            except (TimeoutError, ConnectionError) as e:
-                errors[type(e).__name__] += 1
-                if c.closed_reason is not None:
-                    return
-                continue
-            if ok:
-                accepted += 1
-                if now() <= t_stop:
-                    accepted_in_window += 1
-                ack.append(dt)
 
     try:
         # warm-up, not counted: one message from each sender (makes the private chats)
         await asyncio.gather(*(send_one(c, f"w{k}") for k, c in enumerate(sender_clients)))
         await asyncio.sleep(0.5)
         tally.sent_at.clear()
-        accepted, ack, errors = 0, [], Counter()
+        loop.reset()
         tally.counting = True
         spy = start_profile(profile, srv.pid, variant, duration)
         with CpuWindow(srv.pid, srv.pg_backend_pids()) as cpu:
             t_start = now()
             t_stop = t_start + duration
             tally.t_stop = t_stop
-            await asyncio.gather(*(sender_loop(k, c, t_stop)
+            await asyncio.gather(*(loop.sender(c, send_one, lambda i, k=k: f"s{k}.{i}",
+                                               t_stop, MAX_SENDS_PER_SENDER)
                                    for k, c in enumerate(sender_clients)))
         stop_profile(spy)
-        sent = accepted * others_per_message
+        sent = loop.accepted * others_per_message
         drain_end = now() + DRAIN_LIMIT_S
         while tally.delivered < sent and now() < drain_end:
             await asyncio.sleep(0.05)
@@ -270,21 +220,21 @@ async def bench_throughput(srv: KurirServer, http: httpx.AsyncClient, variant: s
         "sockets": len(clients),
         "recipients_per_message": others_per_message,
         "duration_s": duration,
-        "accepted": accepted_in_window,
-        "accepted_per_s": round(accepted_in_window / duration, 1),
+        "accepted": loop.in_window,
+        "accepted_per_s": round(loop.in_window / duration, 1),
         "delivered_updates_per_s": round(tally.delivered_in_window / duration, 1),
         # the sender's own socket gets each of its messages too (as a new_message update)
         "own_copies_total": tally.own_copies,
         "delivered_total": tally.delivered,
         "expected_deliveries": sent,
         "drain_s": round(max(0.0, drained_s), 2),
-        "ack_ms": summary_ms(ack),
+        "ack_ms": summary_ms(loop.ack),
         "delivery_ms_under_load": summary_ms(tally.latency),
-        "errors": dict(errors),
+        "errors": dict(loop.errors),
         "pts_gaps": gaps,
         "pts_repeats": repeats,
         "sockets_closed_by_server": closed,
-        "server_cpu_ms_per_accepted_msg": round(1000 * cpu.server / max(1, accepted), 3),
+        "server_cpu_ms_per_accepted_msg": round(1000 * cpu.server / max(1, loop.accepted), 3),
         "cpu": figures,
         "server_rss_mib_after": rss,
     }

@@ -51,17 +51,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (
     DISTURBED_PCT,
+    ClosedLoop,
     CpuWindow,
     Interrupted,
     KurirCluster,
     KurirServer,
     RawClient,
+    Tally,
     User,
     call_http,
     cancel_on_signals,
     close_all,
     emit,
     install_cleanup,
+    is_new_message,
     log,
     machine_info,
     now,
@@ -80,7 +83,6 @@ from harness import (
 TARGETS = ("kurir-sqlite", "kurir-pg2", "synapse")
 BROKER_URL = "redis://127.0.0.1:6379/0"
 HOST = "127.0.0.1"
-NEW_MESSAGE = b'"type":"new_message"'
 PAD = "x" * 56  # texts of about 64 characters, as synapse_bench.py sends
 LATENCY_WARMUP = 10
 LATENCY_TIME_LIMIT_S = 120.0
@@ -104,10 +106,6 @@ TARGET_A_P99_MS = 10.0
 TARGET_B_TIMES = 100.0
 TARGET_C_MS = 50.0
 
-
-def is_new_message(raw: bytes) -> bool:
-    # '{"update":{"pts":N,"type":"new_message",…': the type sits right after the pts
-    return raw.find(NEW_MESSAGE, 0, 80) >= 0
 
 
 def text(tag: str) -> str:
@@ -256,34 +254,6 @@ async def kurir_latency(dep: Deployment, http: httpx.AsyncClient, n: int,
 # ---------------------------------------------------------------- (b) throughput
 
 
-class Tally:
-    """What the receiving sockets saw during the throughput window."""
-
-    def __init__(self) -> None:
-        self.sent_at: dict[bytes, tuple[float, int]] = {}
-        self.t_stop = float("inf")
-        self.counting = False
-        self.delivered = 0
-        self.delivered_in_window = 0
-        self.own_copies = 0
-        self.latency: list[float] = []
-
-    def on_push(self, client: Any, raw: bytes, t: float) -> None:
-        if not self.counting or not is_new_message(raw):
-            return
-        sent = self.sent_at.get(text_of(raw))
-        if sent is None:
-            return
-        t0, from_id = sent
-        if from_id == client.user.id:
-            self.own_copies += 1
-            return
-        self.delivered += 1
-        if t <= self.t_stop:
-            self.delivered_in_window += 1
-        self.latency.append(t - t0)
-
-
 async def kurir_throughput(dep: Deployment, http: httpx.AsyncClient, n_users: int,
                            duration: float) -> dict[str, Any]:
     tally = Tally()
@@ -294,9 +264,7 @@ async def kurir_throughput(dep: Deployment, http: httpx.AsyncClient, n_users: in
                for i, u in enumerate(users)]
     await open_all(clients)
     await settle(clients)
-    accepted = accepted_in_window = 0
-    ack: list[float] = []
-    errors: Counter[str] = Counter()
+    loop = ClosedLoop()
 
     async def send_one(c: RawClient, body: str) -> tuple[bool, float]:
         t0 = now()
@@ -305,42 +273,26 @@ async def kurir_throughput(dep: Deployment, http: httpx.AsyncClient, n_users: in
         msg, t_ack = await c.request("messages.send", params, MESSAGE_TIMEOUT_S)
         if msg.get("ok"):
             return True, t_ack - t0
-        errors[msg.get("error", {}).get("type", "?")] += 1
+        loop.errors[msg.get("error", {}).get("type", "?")] += 1
         return False, t_ack - t0
-
-    async def sender_loop(k: int, c: RawClient, t_stop: float) -> None:
-        nonlocal accepted, accepted_in_window
-        for i in range(MAX_SENDS_PER_SENDER):
-            if now() >= t_stop:
-                return
-            try:
-                ok, dt = await send_one(c, text(f"b{k}.{i}"))
-            except (TimeoutError, ConnectionError) as e:
-                errors[type(e).__name__] += 1
-                if c.closed_reason is not None:
-                    return
-                continue
-            if ok:
-                accepted += 1
-                if now() <= t_stop:
-                    accepted_in_window += 1
-                ack.append(dt)
 
     try:
         # warm-up, not counted: one message each way in every pair (makes the chats)
         await asyncio.gather(*(send_one(c, text(f"w{k}")) for k, c in enumerate(clients)))
         await asyncio.sleep(0.5)
         tally.sent_at.clear()
-        errors.clear()
+        loop.reset()
         tally.counting = True
         with CpuWindow(dep.pids, dep.pg_pids()) as cpu:
             t_stop = now() + duration
             tally.t_stop = t_stop
-            await asyncio.gather(*(sender_loop(k, c, t_stop) for k, c in enumerate(clients)))
+            await asyncio.gather(*(loop.sender(c, send_one, lambda i, k=k: text(f"b{k}.{i}"),
+                                               t_stop, MAX_SENDS_PER_SENDER)
+                                   for k, c in enumerate(clients)))
         # drain (bounded): until every acked message is delivered, or nothing comes for a while
         drain_end = now() + DRAIN_LIMIT_S
         last, last_t = -1, now()
-        while tally.delivered < accepted and now() < drain_end:
+        while tally.delivered < loop.accepted and now() < drain_end:
             if tally.delivered != last:
                 last, last_t = tally.delivered, now()
             elif now() - last_t > DRAIN_STALL_S:
@@ -355,20 +307,20 @@ async def kurir_throughput(dep: Deployment, http: httpx.AsyncClient, n_users: in
         "chats": n_users // 2,
         "inflight_per_user": 1,
         "duration_s": duration,
-        "accepted": accepted_in_window,
-        "accepted_per_s": round(accepted_in_window / duration, 1),
+        "accepted": loop.in_window,
+        "accepted_per_s": round(loop.in_window / duration, 1),
         "delivered_in_window_per_s": round(tally.delivered_in_window / duration, 1),
-        "accepted_total": accepted,
+        "accepted_total": loop.accepted,
         "delivered_total": tally.delivered,
         "own_copies_total": tally.own_copies,
         "drain_s": round(max(0.0, drained_s), 2),
-        "ack_ms": summary_ms(ack),
+        "ack_ms": summary_ms(loop.ack),
         "delivery_ms_under_load": summary_ms(tally.latency),
-        "errors": dict(errors),
+        "errors": dict(loop.errors),
         "pts_gaps": sum(c.pts_gaps for c in clients),
         "pts_repeats": sum(c.pts_repeats for c in clients),
         "sockets_closed_by_server": closed,
-        "server_cpu_ms_per_accepted_msg": round(1000 * cpu.server / max(1, accepted), 3),
+        "server_cpu_ms_per_accepted_msg": round(1000 * cpu.server / max(1, loop.accepted), 3),
         "cpu": cpu.figures(),
         "server_rss_mib_after": dep.rss(),
     }
