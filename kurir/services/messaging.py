@@ -153,10 +153,9 @@ class Messaging:
                 msg, appended = timeline.post(
                     tx, target, caller, now, text=text, entities=ents, reply_to=reply_to,
                     media=media, reply_markup=reply_markup, views=views, post_author=signature,
-                    thread_id=thread_id, replies=replies,
+                    thread_id=thread_id, replies=replies, random_id=random_id,
                 )
                 threads.after_post(tx, seat, msg)
-                messages.remember_random_id(tx, caller, random_id, target, msg.id)
                 out.append(msg)
                 pushes += [*copies, appended]
             self._note_post(tx, seat, now)
@@ -242,11 +241,9 @@ class Messaging:
                 msg, appended = timeline.post(
                     tx, target, caller, now, text=orig.text, entities=orig.entities,
                     fwd_from=header, media=orig.media, views=views, post_author=signature,
-                    replies=replies,
+                    replies=replies, random_id=rid,
                 )
                 self._note_post(tx, seat, now)
-                if rid is not None:
-                    messages.remember_random_id(tx, caller, rid, target, msg.id)
                 out.append(msg)
                 pushes += [*copies, appended]
             return out, pushes, target

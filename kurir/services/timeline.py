@@ -21,7 +21,7 @@ def post(
     reply_markup: dict[str, object] | None = None, action: dict[str, object] | None = None,
     extra_recipients: tuple[int, ...] = (), post_author: str | None = None,
     views: int | None = None, thread_id: int | None = None,
-    replies: dict[str, object] | None = None,
+    replies: dict[str, object] | None = None, random_id: int | None = None,
 ) -> tuple[Message, Appended]:
     message_id, channel_pts = chats.next_message_id(tx, chat_id, now)
     msg = Message(
@@ -30,7 +30,7 @@ def post(
         reply_markup=reply_markup, action=action, post_author=post_author, views=views,
         thread_id=thread_id, replies=replies,
     )
-    messages.insert(tx, msg)
+    messages.insert(tx, msg, random_id)
     if media is not None:
         for file_id in media_files(media):
             files.attach(tx, file_id, chat_id, message_id)
@@ -38,11 +38,8 @@ def post(
         return msg, channels.append(
             tx, chat_id, Update(pts=0, type="new_message", message=msg), now, channel_pts
         )
-    recipients = chats.active_member_ids(tx, chat_id)
-    appended = updates.append(
-        tx, Update(pts=0, type="new_message", message=msg),
-        [*recipients, *extra_recipients], now,
-    )
+    appended = updates.append_to_members(
+        tx, Update(pts=0, type="new_message", message=msg), chat_id, extra_recipients, now)
     return msg, appended
 
 

@@ -45,15 +45,31 @@ def row_to_message(r: Row) -> Message:
     )
 
 
-def insert(tx: Tx, m: Message) -> None:
-    tx.execute(
-        "INSERT INTO messages (chat_id, id, from_id, date, text, entities, reply_to, fwd_from,"
-        " media, reply_markup, action, views, post_author, thread_id, replies)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (m.chat_id, m.id, m.from_id, m.date, m.text, _json(m.entities or None), m.reply_to,
-         _json(m.fwd_from), _json(m.media), _json(m.reply_markup), _json(m.action), m.views,
-         m.post_author, m.thread_id, _json(m.replies)),
-    )
+_INSERT = (
+    "INSERT INTO messages (chat_id, id, from_id, date, text, entities, reply_to, fwd_from,"
+    " media, reply_markup, action, views, post_author, thread_id, replies)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_WITH_RANDOM_ID = (
+    "WITH m AS (" + _INSERT + " RETURNING chat_id)"
+    " INSERT INTO message_random_ids (user_id, random_id, chat_id, message_id)"
+    " VALUES (?, ?, ?, ?)"
+)
+
+
+def insert(tx: Tx, m: Message, random_id: int | None = None) -> None:
+    """Store a message; with `random_id`, also the sender's id for it (a retry finds the
+    message by it) — on PostgreSQL in the same round trip."""
+    values = (m.chat_id, m.id, m.from_id, m.date, m.text, _json(m.entities or None),
+              m.reply_to, _json(m.fwd_from), _json(m.media), _json(m.reply_markup),
+              _json(m.action), m.views, m.post_author, m.thread_id, _json(m.replies))
+    if random_id is None:
+        tx.execute(_INSERT, values)
+    elif tx.dialect == "postgres":
+        tx.execute(_INSERT_WITH_RANDOM_ID, (*values, m.from_id, random_id, m.chat_id, m.id))
+    else:
+        tx.execute(_INSERT, values)
+        remember_random_id(tx, m.from_id, random_id, m.chat_id, m.id)
 
 
 def get(tx: Tx, chat_id: int, message_id: int) -> Message | None:

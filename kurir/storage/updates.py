@@ -79,6 +79,31 @@ def _append_pg(tx: Tx, body: bytes, ids: list[int], date: int) -> list[tuple[int
     return sorted((int(u), int(p)) for u, p in rows)
 
 
+def append_to_members(tx: Tx, update: Update, chat_id: int, extra: Iterable[int],
+                      date: int) -> Appended:
+    """Append one update to the logs of a private chat's or group's active members (and
+    `extra` users); on PostgreSQL the members are read inside the append's one round trip."""
+    if tx.dialect != "postgres":
+        members = [int(r[0]) for r in tx.all(
+            "SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member'",
+            (chat_id,))]
+        return append(tx, update, [*members, *extra], date)
+    body = encode_body(update)
+    rows = tx.all(
+        "WITH body AS (INSERT INTO update_bodies (body) VALUES (?) RETURNING id),"
+        " locked AS (SELECT user_id FROM user_states WHERE user_id IN"
+        " (SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member')"
+        " OR user_id = ANY(?) ORDER BY user_id FOR UPDATE),"
+        " bumped AS (UPDATE user_states s SET pts = s.pts + 1 FROM locked"
+        " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts)"
+        " INSERT INTO user_updates (user_id, pts, body_id, date)"
+        " SELECT bumped.user_id, bumped.pts, body.id, ? FROM bumped, body"
+        " RETURNING user_id, pts",
+        (body, chat_id, sorted(set(extra)), date),
+    )
+    return Appended(body, sorted((int(u), int(p)) for u, p in rows))
+
+
 class Appended(msgspec.Struct, frozen=True):
     """An update body and where it was appended: the (user_id, pts) pairs of users' logs,
     or (chat_id, pts) of a channel's log."""
