@@ -247,6 +247,27 @@ async def test_a_button_pressed_on_one_process_is_answered_on_the_other(
         assert await asyncio.wait_for(press, WAIT) == {"alert": False, "message": "done"}
 
 
+async def test_a_poll_on_one_process_ends_an_older_one_on_the_other(
+    cluster: Cluster, clients
+) -> None:
+    a, b = cluster.nodes
+    user = await clients(a, "Writer")
+    made = await user.create_bot(unique_name("p") + "bot", "Poll Bot")
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as http_a, \
+            httpx.AsyncClient(base_url=b.url, timeout=30) as http_b:
+        bot_a = Bot(http_a, made["token"], made["bot"]["id"], made["bot"]["username"])
+        bot_b = Bot(http_b, made["token"], made["bot"]["id"], made["bot"]["username"])
+        first = asyncio.create_task(bot_a.raw("getUpdates", {"timeout": 20}))
+        await asyncio.sleep(0.5)  # the first is waiting, on process A
+        assert not first.done()
+        second = asyncio.create_task(bot_b.raw("getUpdates", {"timeout": 20}))
+        r = await asyncio.wait_for(first, WAIT)
+        assert r.status_code == 409 and "terminated by other getUpdates" in r.json()["description"]
+        await user.send_message(user_id=bot_b.id, text="for the second")
+        r = await asyncio.wait_for(second, WAIT)
+        assert [u["message"]["text"] for u in r.json()["result"]] == ["for the second"]
+
+
 async def test_a_webhook_is_posted_once_by_one_process(cluster: Cluster, clients) -> None:
     a, b = cluster.nodes
     user = await clients(a, "Writer")

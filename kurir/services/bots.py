@@ -58,6 +58,7 @@ READ_BATCH = 500  # log entries turned into Bot API updates per transaction and 
 WEBHOOK_LEASE = 60
 ANSWER = b"A"  # a bot's answer to a button press, sent to the process waiting for it
 WEBHOOK_SET = b"W"  # to every process: a bot's webhook was set; deliver (under the lease)
+POLLING = b"P"  # to every process: a bot polls here since then; an older poll elsewhere: 409
 
 
 class _Answer(msgspec.Struct):
@@ -135,6 +136,7 @@ class Waker:
     def __init__(self, hub: Hub, bot_id: int) -> None:
         self._hub = hub
         self._bot_id = bot_id
+        self.started = time.time_ns()  # which of two polls on two processes is the newer
         self.event = asyncio.Event()
         self._followed: set[int] = set()
 
@@ -202,6 +204,7 @@ class Bots:
         self._private: dict[tuple[int, int], int] = {}
         hub.node_handlers[ANSWER] = self._answer_from_elsewhere
         hub.global_handlers[WEBHOOK_SET] = self._webhook_set
+        hub.global_handlers[POLLING] = self._polling_elsewhere
 
     # accounts -----------------------------------------------------------------------------
     async def create(self, owner: int, username: str, display_name: str) -> dict[str, Any]:
@@ -449,6 +452,8 @@ class Bots:
             self._pollers[bot_id] = waker
             if older is not None:
                 older.event.set()  # it finds itself superseded and answers 409
+            # and a poll of this bot waiting on another process
+            self._hub.to_all(POLLING, b"%d %d %d" % (bot_id, self._hub.node_id, waker.started))
             try:
                 waker.follow([c for c, _ in await self._db.read(channels.of_user, bot_id)])
                 while True:
@@ -499,6 +504,16 @@ class Bots:
             # that delivery goes on when this one stops
             self._hub.to_all(WEBHOOK_SET, b"%d" % bot_id)
         return True
+
+    def _polling_elsewhere(self, payload: bytes) -> None:
+        try:
+            bot_id, node, started = (int(x) for x in payload.split())
+        except ValueError:
+            return
+        mine = self._pollers.get(bot_id)
+        if node != self._hub.node_id and mine is not None and mine.started < started:
+            del self._pollers[bot_id]
+            mine.event.set()  # it finds itself superseded and answers 409
 
     def _webhook_set(self, payload: bytes) -> None:
         with contextlib.suppress(ValueError):
