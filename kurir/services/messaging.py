@@ -494,25 +494,29 @@ class Messaging:
             n = chats.CHAT_NCOLS
             peers = [ChatRow(r[:n]).peer_of(caller) for r in rows]
             names = users.by_ids(tx, [p for p in peers if p])
+            page = [ChatRow(r[:n]) for r in rows]
+            # what every dialog of the page needs, read for the whole page at once
+            basic = [c.id for c in page if not c.is_channel]
+            outboxes = chats.read_outboxes(tx, basic, caller)
+            # a basic group has at most 200 members: counting them is cheap
+            counts = chats.member_counts(tx, [c.id for c in page if c.type == "group"])
             out = []
-            for r, peer in zip(rows, peers, strict=True):
-                c = ChatRow(r[:n])
+            for r, c, peer in zip(rows, page, peers, strict=True):
                 member = r[n + 1:n + 5]
                 title = names[peer].display_name if peer and peer in names else None
                 history_from = int(member[3])
-                outbox = None if c.is_channel else chats.read_outbox(tx, c.id, caller)
                 if c.is_channel:  # with the caller's rights there, as chats.get gives them
                     chat = channel_view(tx, c, caller)
                 else:
-                    # a basic group has at most 200 members: counting them is cheap
-                    count = chats.member_count(tx, c.id) if c.type == "group" else None
-                    chat = chats.to_chat(c, caller, title=title, member=member,
-                                         member_count=count, read_outbox_max_id=outbox)
+                    chat = chats.to_chat(
+                        c, caller, title=title, member=member,
+                        member_count=counts.get(c.id, 0) if c.type == "group" else None,
+                        read_outbox_max_id=outboxes.get(c.id, 0))
                 out.append(Dialog(
                     chat=chat,
                     last_message=messages.last_visible(tx, c.id, caller, history_from),
-                    unread_count=messages.unread_count(tx, c.id, caller, max(int(member[2]),
-                                                                              history_from)),
+                    unread_count=messages.unread_count(tx, c.id, caller,
+                                                       max(int(member[2]), history_from)),
                 ))
             return out
 

@@ -219,6 +219,32 @@ def read_outbox(tx: Tx, chat_id: int, user_id: int) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def read_outboxes(tx: Tx, chat_ids: list[int], user_id: int) -> dict[int, int]:
+    """`read_outbox` of several chats in one statement (a page of dialogs)."""
+    if not chat_ids:
+        return {}
+    marks = ",".join("?" * len(chat_ids))
+    rows = tx.all(
+        f"SELECT chat_id, MAX(read_max_id) FROM chat_members WHERE chat_id IN ({marks})"
+        " AND user_id <> ? AND status = 'member' GROUP BY chat_id",
+        (*chat_ids, user_id),
+    )
+    return {int(c): int(m) for c, m in rows if m is not None}
+
+
+def member_counts(tx: Tx, chat_ids: list[int]) -> dict[int, int]:
+    """`member_count` of several chats in one statement."""
+    if not chat_ids:
+        return {}
+    marks = ",".join("?" * len(chat_ids))
+    rows = tx.all(
+        f"SELECT chat_id, COUNT(*) FROM chat_members WHERE chat_id IN ({marks})"
+        " AND status = 'member' GROUP BY chat_id",
+        chat_ids,
+    )
+    return {int(c): int(n) for c, n in rows}
+
+
 def dialog_rows(tx: Tx, user_id: int, offset_chat_id: int, limit: int) -> list[Row]:
     """The user's active chats, most recent activity first; after `offset_chat_id` if given.
 
