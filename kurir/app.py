@@ -145,8 +145,8 @@ def build_core(config: Config) -> Kurir:
          *threads_api.methods(services), *files_api.methods(services),
          *bots_api.methods(services)]
     )
-    return Kurir(config, db, services, registry, hub, bus, Presence(db, hub, node_id,
-                                                                     config.node_dead_after))
+    return Kurir(config, db, services, registry, hub, bus,
+                 Presence(db, hub, config.node_dead_after))
 
 
 def build_app(config: Config) -> Starlette:

@@ -72,8 +72,8 @@ class Config:
     # uvicorn's WebSocket implementation: websockets-sansio (no task of its own per socket),
     # websockets (three tasks per socket), wsproto
     ws_impl: str = "websockets-sansio"
-    # permessage-deflate on WebSockets: less traffic, twice the memory per idle socket
-    # (74 KiB against 37 KiB, bench/connections.py); seconds between keepalive pings
+    # permessage-deflate on WebSockets: less traffic, about twice the memory per idle socket
+    # (docs/benchmarks.md, bench/connections.py); seconds between keepalive pings
     ws_deflate: bool = False
     ws_ping_seconds: float = 30.0
     log_level: str = "info"
@@ -142,8 +142,9 @@ def load(config_file: str | None = None, overrides: dict[str, Any] | None = None
             values[name] = _coerce(name, value)
     config = dataclasses.replace(Config(), **values)
     _ = config.engine  # fail now on a bad URL
-    if config.broker_url and not config.broker_url.startswith(
-            ("redis://", "rediss://", "unix://", "nats://", "tls://", "memory:")):
+    from kurir.bus import SCHEMES
+
+    if config.broker_url and not config.broker_url.startswith(SCHEMES):
         raise ConfigError(f"unsupported broker_url {config.broker_url!r}:"
                           " redis://… or nats://…")
     if config.workers < 1:

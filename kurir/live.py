@@ -159,9 +159,6 @@ class Hub:
         self._bus.unsubscribe(topic)
         return True
 
-    def is_online(self, user_id: int) -> bool:
-        return user_id in self._users
-
     @property
     def connection_count(self) -> int:
         return sum(len(g) for g in self._users.values())

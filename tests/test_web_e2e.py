@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.server import Server
@@ -28,9 +27,10 @@ from tests.web_support import (
     api_call,
     api_register,
     bot_call,
+    chromium_browser,
+    crowd,
     fetch_in_page,
     js_bytes,
-    launch_chromium,
     loaded_scripts,
     name,
     nameless_controls,
@@ -46,19 +46,8 @@ JS_GZIP_BUDGET = 200 * 1024
 server = pytest.fixture(scope="module")(web_server)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def people(browser: Browser, server: Server) -> Iterator[People]:
-    crowd = People(browser, server)
-    yield crowd
-    crowd.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
+people = pytest.fixture(crowd)
 
 
 def unread(person: Person, title: str, n: int) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, expect
 
 from tests.server import Server
 from tests.web_support import (
@@ -26,7 +25,8 @@ from tests.web_support import (
     api_call,
     api_register,
     bot_call,
-    launch_chromium,
+    chromium_browser,
+    crowd,
     name,
     nameless_controls,
     new_context,
@@ -39,19 +39,8 @@ server = pytest.fixture(scope="module")(web_server)
 VIEWS = re.compile(r"^\d+ views?$")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def people(browser: Browser, server: Server) -> Iterator[People]:
-    crowd = People(browser, server)
-    yield crowd
-    crowd.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
+people = pytest.fixture(crowd)
 
 
 # --- what a person finds on the page --------------------------------------------------------------

@@ -26,7 +26,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.server import Server
 
@@ -59,6 +67,21 @@ def web_server() -> Iterator[Server]:
     srv = Server("sqlite").start()
     yield srv
     srv.drop()
+
+
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's Chromium for a module's tests (register with pytest.fixture(scope="module"))."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+def crowd(browser: Browser, server: Server) -> Iterator[People]:
+    """The people a test makes, each with a browser context of their own; closed after."""
+    made = People(browser, server)
+    yield made
+    made.close()
 
 
 def unique_username(prefix: str = "web") -> str:

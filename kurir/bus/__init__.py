@@ -11,6 +11,10 @@ import hashlib
 
 from kurir.bus.port import Bus
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+NATS_SCHEMES = ("nats://", "tls://")
+SCHEMES = ("memory:", *REDIS_SCHEMES, *NATS_SCHEMES)
+
 
 def open_bus(url: str, prefix: str, name: str) -> Bus:
     """The bus `url` names: empty for the in-process one, redis://… or nats://…"""
@@ -18,11 +22,11 @@ def open_bus(url: str, prefix: str, name: str) -> Bus:
         from kurir.bus.memory import MemoryBus
 
         return MemoryBus()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from kurir.bus.redis import RedisBus
 
         return RedisBus(url, prefix, name)
-    if url.startswith(("nats://", "tls://")):
+    if url.startswith(NATS_SCHEMES):
         from kurir.bus.nats import NatsBus
 
         return NatsBus(url, prefix, name)

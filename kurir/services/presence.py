@@ -25,12 +25,11 @@ DEAD_AFTER = 20
 
 
 class Presence:
-    def __init__(self, db: Database, hub: Hub, node_id: int,
-                 dead_after: int = DEAD_AFTER) -> None:
+    def __init__(self, db: Database, hub: Hub, dead_after: int = DEAD_AFTER) -> None:
         self._db = db
         self._dead_after = max(2, dead_after)
         self._hub = hub
-        self.node_id = node_id
+        self.node_id = hub.node_id
         self._task: asyncio.Task[None] | None = None
         self._here: set[int] = set()  # users this node has marked online
 

@@ -8,10 +8,12 @@ user can ever read has pts n. An update's body is stored once however many users
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
 from kurir.domain.types import Update
+from kurir.storage import chats
 from kurir.storage.port import Tx
 
 _encoder = msgspec.json.Encoder()
@@ -48,7 +50,7 @@ def append(tx: Tx, update: Update, user_ids: Iterable[int], date: int) -> Append
     if not ids:
         return Appended(body, [])
     if tx.dialect == "postgres":
-        return Appended(body, _append_pg(tx, body, ids, date))
+        return Appended(body, _append_pg(tx, _APPEND_TO_IDS, body, (ids,), date))
     pts = _allocate(tx, ids)
     row = tx.one("INSERT INTO update_bodies (body) VALUES (?) RETURNING id", (body,))
     assert row is not None
@@ -60,22 +62,26 @@ def append(tx: Tx, update: Update, user_ids: Iterable[int], date: int) -> Append
     return Appended(body, sorted(pts.items()))
 
 
-def _append_pg(tx: Tx, body: bytes, ids: list[int], date: int) -> list[tuple[int, int]]:
-    """The whole append in one round trip: store the body, lock and bump the users' pts in
-    id order, and write their log rows."""
-    if not ids:
-        return []
-    rows = tx.all(
-        "WITH body AS (INSERT INTO update_bodies (body) VALUES (?) RETURNING id),"
-        " locked AS (SELECT user_id FROM user_states WHERE user_id = ANY(?)"
-        " ORDER BY user_id FOR UPDATE),"
-        " bumped AS (UPDATE user_states s SET pts = s.pts + 1 FROM locked"
-        " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts)"
-        " INSERT INTO user_updates (user_id, pts, body_id, date)"
-        " SELECT bumped.user_id, bumped.pts, body.id, ? FROM bumped, body"
-        " RETURNING user_id, pts",
-        (body, ids, date),
-    )
+# The whole append in one round trip: store the body, lock the recipients' pts rows in id
+# order, bump them, and write their log rows. {who} picks the recipients' user_states rows.
+_APPEND_PG = (
+    "WITH body AS (INSERT INTO update_bodies (body) VALUES (?) RETURNING id),"
+    " locked AS (SELECT user_id FROM user_states WHERE {who} ORDER BY user_id FOR UPDATE),"
+    " bumped AS (UPDATE user_states s SET pts = s.pts + 1 FROM locked"
+    " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts)"
+    " INSERT INTO user_updates (user_id, pts, body_id, date)"
+    " SELECT bumped.user_id, bumped.pts, body.id, ? FROM bumped, body"
+    " RETURNING user_id, pts"
+)
+_APPEND_TO_IDS = _APPEND_PG.format(who="user_id = ANY(?)")
+_APPEND_TO_MEMBERS = _APPEND_PG.format(
+    who="user_id IN (SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member')"
+        " OR user_id = ANY(?)")
+
+
+def _append_pg(tx: Tx, sql: str, body: bytes, params: tuple[Any, ...],
+               date: int) -> list[tuple[int, int]]:
+    rows = tx.all(sql, (body, *params, date))
     return sorted((int(u), int(p)) for u, p in rows)
 
 
@@ -84,24 +90,10 @@ def append_to_members(tx: Tx, update: Update, chat_id: int, extra: Iterable[int]
     """Append one update to the logs of a private chat's or group's active members (and
     `extra` users); on PostgreSQL the members are read inside the append's one round trip."""
     if tx.dialect != "postgres":
-        members = [int(r[0]) for r in tx.all(
-            "SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member'",
-            (chat_id,))]
-        return append(tx, update, [*members, *extra], date)
+        return append(tx, update, [*chats.active_member_ids(tx, chat_id), *extra], date)
     body = encode_body(update)
-    rows = tx.all(
-        "WITH body AS (INSERT INTO update_bodies (body) VALUES (?) RETURNING id),"
-        " locked AS (SELECT user_id FROM user_states WHERE user_id IN"
-        " (SELECT user_id FROM chat_members WHERE chat_id = ? AND status = 'member')"
-        " OR user_id = ANY(?) ORDER BY user_id FOR UPDATE),"
-        " bumped AS (UPDATE user_states s SET pts = s.pts + 1 FROM locked"
-        " WHERE s.user_id = locked.user_id RETURNING s.user_id, s.pts)"
-        " INSERT INTO user_updates (user_id, pts, body_id, date)"
-        " SELECT bumped.user_id, bumped.pts, body.id, ? FROM bumped, body"
-        " RETURNING user_id, pts",
-        (body, chat_id, sorted(set(extra)), date),
-    )
-    return Appended(body, sorted((int(u), int(p)) for u, p in rows))
+    return Appended(body, _append_pg(tx, _APPEND_TO_MEMBERS, body,
+                                     (chat_id, sorted(set(extra))), date))
 
 
 class Appended(msgspec.Struct, frozen=True):

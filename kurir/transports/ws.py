@@ -177,11 +177,15 @@ class Connection:
         if pts <= self.sent_pts:
             return
         if pts > self.sent_pts + 1:
-            for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts,
-                                                       pts - 1):
-                await self.send_text(_update_frame(p, missing))
+            await self._send_from_log(pts - 1)
         await self.send_text(_update_frame(pts, body))
         self.sent_pts = pts
+
+    async def _send_from_log(self, upto: int) -> None:
+        """The user's updates above what was sent, up to `upto`, read from the log."""
+        for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts, upto):
+            await self.send_text(_update_frame(p, missing))
+            self.sent_pts = p
 
     async def _send_channel_update(self, chat_id: int, pts: int, frame: str) -> None:
         sent = self.channels.get(chat_id)
@@ -197,9 +201,7 @@ class Connection:
     async def _resync(self) -> None:
         pts = (await self._sync.state(self.caller.user_id)).pts
         if pts > self.sent_pts:
-            for p, missing in await self._sync.between(self.caller.user_id, self.sent_pts, pts):
-                await self.send_text(_update_frame(p, missing))
-                self.sent_pts = p
+            await self._send_from_log(pts)
         for chat_id in list(self.channels):
             await self._fill_channel(chat_id)
 
